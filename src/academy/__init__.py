@@ -1,0 +1,1 @@
+"""Busan Big Data Academy engine."""
