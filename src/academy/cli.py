@@ -1,0 +1,147 @@
+"""The `academy` command: a thin layer over the package's jobs.
+
+Messages meant for instructors and students are in Korean (English in
+parentheses where it helps).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from academy import config
+
+app = typer.Typer(help="부산 빅데이터 아카데미 과정 도구 (Busan Big Data Academy course toolkit)", no_args_is_help=True)
+data_app = typer.Typer(help="데이터 카탈로그 (data catalog)", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+
+def _fail(message: str, code: int = 2) -> None:
+    typer.secho(message, fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
+
+
+# --------------------------------------------------------------------------- data
+
+
+@data_app.command("list")
+def data_list() -> None:
+    """카탈로그의 데이터셋 목록을 보여 줍니다."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from academy import data
+
+    cat = data.catalog()
+    table = Table("id", "제목 (title)", "분야", "표 (tables)", "출처 (publisher)")
+    for dataset_id in cat.ids():
+        entry = cat.entry(dataset_id)
+        table.add_row(
+            dataset_id,
+            entry["title"]["ko"],
+            entry.get("domain", ""),
+            ", ".join(entry["tables"]),
+            entry.get("publisher", "")[:60],
+        )
+    Console().print(table)
+
+
+@data_app.command("info")
+def data_info(dataset_id: str) -> None:
+    """데이터셋 한 개의 출처, 라이선스, 파일, 열 설명을 보여 줍니다."""
+    from academy import data
+
+    try:
+        entry = data.info(dataset_id)
+    except data.DataError as exc:
+        _fail(str(exc))
+    typer.echo(f"{dataset_id}: {entry['title']['ko']} ({entry['title']['en']})")
+    for key in ("publisher", "licence", "attribution", "description", "notes"):
+        if entry.get(key):
+            typer.echo(f"  {key}: {entry[key]}")
+    for name, spec in entry["files"].items():
+        typer.echo(f"  file {name}: {spec.get('size', '?')} B, sha256 {spec['sha256'][:16]}…")
+    for table in entry["tables"]:
+        typer.echo(f"\n  table '{table}':")
+        typer.echo(data.describe_columns(dataset_id, table).to_string(index=False))
+
+
+def _print_file_status(results) -> int:
+    bad = [r for r in results if not r.ok]
+    for r in results:
+        mark = "OK  " if r.ok else "FAIL"
+        typer.echo(f"{mark} {r.dataset}/{r.file}" + ("" if r.ok else f"\n     {r.message}"))
+    typer.echo(f"{len(results) - len(bad)}/{len(results)} 파일 확인 완료 (files verified)")
+    return len(bad)
+
+
+@data_app.command("verify")
+def data_verify(dataset_ids: Optional[List[str]] = typer.Argument(None)) -> None:
+    """모든 데이터 파일의 sha256 체크섬을 확인합니다 (내려받지 않음)."""
+    from academy import data
+
+    if _print_file_status(data.verify(dataset_ids or None)):
+        raise typer.Exit(1)
+
+
+@data_app.command("fetch")
+def data_fetch(dataset_ids: Optional[List[str]] = typer.Argument(None)) -> None:
+    """없는 파일을 공개 URL에서 내려받아 캐시에 저장하고 확인합니다."""
+    from academy import data
+
+    if _print_file_status(data.fetch(dataset_ids or None)):
+        raise typer.Exit(1)
+
+
+# --------------------------------------------------------------------------- run / build
+
+
+def _run_notebooks(paths: list[Path], jobs: int, timeout: float, no_cache: bool) -> bool:
+    from academy import execute
+
+    report = execute.run(paths, jobs=jobs, timeout=timeout, use_cache=not no_cache)
+    typer.echo(report.table())
+    typer.echo(f"보고서 (report): {config.build_dir() / 'reports' / 'execution.json'}")
+    return report.ok
+
+
+@app.command("run")
+def run(
+    paths: Optional[List[Path]] = typer.Argument(None, help="노트북 파일이나 폴더 (기본: course/)"),
+    jobs: int = typer.Option(2, "--jobs", "-j", help="동시에 실행할 노트북 수"),
+    timeout: float = typer.Option(180, help="노트북 한 개의 제한 시간(초)"),
+    no_cache: bool = typer.Option(False, "--no-cache", help="캐시를 쓰지 않고 모두 다시 실행"),
+) -> None:
+    """노트북을 병렬로 실행하고 보고서를 씁니다 (papermill)."""
+    targets = paths or [config.project_root() / "course"]
+    missing = [p for p in targets if not p.exists()]
+    if missing:
+        typer.secho(f"없는 경로가 있어요 (missing): {', '.join(map(str, missing))}", fg=typer.colors.YELLOW)
+    if not _run_notebooks(targets, jobs, timeout, no_cache):
+        raise typer.Exit(1)
+
+
+@app.command("build")
+def build(
+    jobs: int = typer.Option(2, "--jobs", "-j"),
+    no_cache: bool = typer.Option(False, "--no-cache"),
+) -> None:
+    """과정 전체를 빌드합니다: 데이터 확인 → 모든 수업 노트북 실행 → 보고서."""
+    from academy import data
+
+    typer.echo("1/2 데이터 확인 (verifying data)")
+    bad_files = _print_file_status(data.verify())
+    typer.echo("2/2 수업 노트북 실행 (executing lessons)")
+    ok = _run_notebooks([config.project_root() / "course"], jobs, 180, no_cache)
+    summary = {"data_files_failed": bad_files, "notebooks_ok": ok}
+    (config.build_dir() / "reports").mkdir(parents=True, exist_ok=True)
+    (config.build_dir() / "reports" / "build.json").write_text(json.dumps(summary))
+    if bad_files or not ok:
+        _fail("빌드 실패: 위 보고서에서 실패한 항목을 확인하세요 (build failed).", 1)
+    typer.secho("빌드 완료 (build complete)", fg=typer.colors.GREEN)
+
+
+def main() -> None:  # pragma: no cover - console-script entry
+    app()
