@@ -13,6 +13,7 @@ from academy import config, data
 
 CATALOG = data.Catalog.from_file(config.catalog_path())
 TABLES = [(d, t) for d in CATALOG.ids() for t in CATALOG.entry(d)["tables"]]
+COLUMN_FIELDS = {"name", "source", "dtype", "unit", "ko", "en", "format", "strip", "may_be_empty"}
 REQUIRED_FIELDS = ["title", "domain", "publisher", "licence", "attribution", "description", "files", "tables"]
 
 
@@ -29,6 +30,9 @@ def test_entry_is_complete(dataset_id):
     for table, spec in entry["tables"].items():
         assert spec.get("rows"), f"{dataset_id}/{table} rows"
         for column in spec["columns"]:
+            # Catches YAML flow-mapping accidents (an unquoted comma splits a value).
+            assert set(column) <= COLUMN_FIELDS, f"{dataset_id}/{table}: {column}"
+            assert all(isinstance(v, str) for v in column.values()), f"{dataset_id}/{table}: {column}"
             for key in ("name", "dtype", "ko", "en"):
                 assert column.get(key), f"{dataset_id}/{table}/{column.get('name')} lacks {key}"
         names = [c["name"] for c in spec["columns"]]
@@ -51,7 +55,8 @@ def test_table_loads_as_documented(mirror, dataset_id, table):
         dtype = column["dtype"]
         if dtype in ("int64", "Int64", "float64"):
             assert pd.api.types.is_numeric_dtype(series), column["name"]
-            assert series.notna().any(), f"{column['name']} parsed to all-missing"
+            if not column.get("may_be_empty"):
+                assert series.notna().any(), f"{column['name']} parsed to all-missing"
         elif dtype in ("date", "datetime"):
             assert pd.api.types.is_datetime64_any_dtype(series), column["name"]
             assert series.notna().any(), f"{column['name']} parsed to all-NaT"

@@ -190,7 +190,10 @@ def compare(answer: Any, expected: Any, options: dict[str, Any] | None = None) -
     """
     opts = {"rtol": 1e-6, "atol": 1e-9, "ordered": True}
     opts.update(options or {})
-    answer, expected = _as_series(answer), _as_series(expected)
+    if _is_series(expected):
+        answer = _as_series(answer)
+    elif _is_frame(expected) and _is_series(answer) and expected.shape[1] == 1:
+        expected = _as_series(expected)
     if _is_series(expected) or _is_frame(expected):
         if _is_frame(expected) and _is_frame(answer):
             return _compare_frames(answer, expected, opts)
