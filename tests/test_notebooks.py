@@ -95,6 +95,7 @@ def course_run():
 
 
 @pytest.mark.notebooks
+@pytest.mark.xdist_group("notebooks")  # one xdist worker drives the runner's own process pool
 @pytest.mark.parametrize("path", LESSONS, ids=_ids(LESSONS))
 def test_lesson_executes_and_produces_its_outputs(course_run, path):
     rel = str(path.relative_to(ROOT))
