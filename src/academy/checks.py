@@ -478,3 +478,16 @@ def load(lesson: str) -> ExerciseSet:
     with path.open(encoding="utf-8") as fh:
         spec = yaml.safe_load(fh) or {}
     return parse(spec, path.name.split("-")[0])
+
+
+def assert_same(answer: Any, expected: Any, **options: Any) -> None:
+    """For assignment test cells: AssertionError with the Korean reason unless equal.
+
+    Same tolerance rules as :func:`compare` (Series vs one-column frame, dtype width,
+    ``ordered=False``, ``ignore_index=True``, ``rtol``/``atol``). Silent on success, so a
+    passing test writes nothing to stderr.
+    """
+    try:
+        compare(answer, expected, options)
+    except Wrong as exc:
+        raise AssertionError(str(exc)) from None

@@ -16,6 +16,8 @@ from academy import config
 app = typer.Typer(help="부산 빅데이터 아카데미 과정 도구 (Busan Big Data Academy course toolkit)", no_args_is_help=True)
 data_app = typer.Typer(help="데이터 카탈로그 (data catalog)", no_args_is_help=True)
 app.add_typer(data_app, name="data")
+assign_app = typer.Typer(help="nbgrader 과제 (assignments)", no_args_is_help=True)
+app.add_typer(assign_app, name="assign")
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -35,7 +37,7 @@ def data_list() -> None:
     from academy import data
 
     cat = data.catalog()
-    table = Table("id", "제목 (title)", "분야", "표 (tables)", "출처 (publisher)")
+    table = Table("id", "제목 (title)", "분야 (domain)", "표 (tables)")
     for dataset_id in cat.ids():
         entry = cat.entry(dataset_id)
         table.add_row(
@@ -43,7 +45,6 @@ def data_list() -> None:
             entry["title"]["ko"],
             entry.get("domain", ""),
             ", ".join(entry["tables"]),
-            entry.get("publisher", "")[:60],
         )
     Console().print(table)
 
@@ -128,20 +129,71 @@ def build(
     jobs: int = typer.Option(2, "--jobs", "-j"),
     no_cache: bool = typer.Option(False, "--no-cache"),
 ) -> None:
-    """과정 전체를 빌드합니다: 데이터 확인 → 모든 수업 노트북 실행 → 보고서."""
+    """과정 전체를 빌드합니다: 데이터 확인 → 수업 실행 → 과제 배포·검증 → 보고서."""
+    from academy import assignments as assign
     from academy import data
 
-    typer.echo("1/2 데이터 확인 (verifying data)")
+    typer.echo("1/3 데이터 확인 (verifying data)")
     bad_files = _print_file_status(data.verify())
-    typer.echo("2/2 수업 노트북 실행 (executing lessons)")
-    ok = _run_notebooks([config.project_root() / "course"], jobs, 180, no_cache)
-    summary = {"data_files_failed": bad_files, "notebooks_ok": ok}
+    typer.echo("2/3 수업 노트북 실행 (executing lessons)")
+    lessons_ok = _run_notebooks([config.project_root() / "course"], jobs, 180, no_cache)
+    typer.echo("3/3 과제 배포와 양방향 검증 (releasing and validating assignments)")
+    report = assign.validate(jobs=jobs, use_cache=not no_cache)
+    assign.write_report(report)
+    typer.echo(report.table())
+    summary = {"data_files_failed": bad_files, "lessons_ok": lessons_ok, "assignments_ok": report.ok}
     (config.build_dir() / "reports").mkdir(parents=True, exist_ok=True)
     (config.build_dir() / "reports" / "build.json").write_text(json.dumps(summary))
-    if bad_files or not ok:
+    if bad_files or not lessons_ok or not report.ok:
         _fail("빌드 실패: 위 보고서에서 실패한 항목을 확인하세요 (build failed).", 1)
     typer.secho("빌드 완료 (build complete)", fg=typer.colors.GREEN)
 
 
+# --------------------------------------------------------------------------- assignments
+
+
+@assign_app.command("release")
+def assign_release(
+    assignments: Optional[List[str]] = typer.Argument(None, help="과제 id (기본: 모두)"),
+    course: Optional[Path] = typer.Option(None, "--course", help="nbgrader 과정 폴더 (기본: assignments/)"),
+) -> None:
+    """학생용 과제를 만듭니다 (nbgrader generate_assignment → release/)."""
+    from academy import assignments as assign
+
+    try:
+        results = assign.release(assignments or None, course)
+    except assign.AssignmentError as exc:
+        _fail(str(exc))
+    failed = [a for a, (ok, _) in results.items() if not ok]
+    for assignment, (ok, log) in results.items():
+        typer.echo(f"{'OK  ' if ok else 'FAIL'} {assignment}" + ("" if ok else f"\n{log}"))
+    if failed:
+        raise typer.Exit(1)
+
+
+@assign_app.command("validate")
+def assign_validate(
+    assignments: Optional[List[str]] = typer.Argument(None, help="과제 id (기본: 모두)"),
+    course: Optional[Path] = typer.Option(None, "--course", help="nbgrader 과정 폴더 (기본: assignments/)"),
+    jobs: int = typer.Option(2, "--jobs", "-j"),
+    no_cache: bool = typer.Option(False, "--no-cache"),
+) -> None:
+    """과제를 양방향으로 검증합니다: 풀이는 모두 통과, 빈 답은 모두 실패, 오답 예시는 실패, 다른 정답은 통과."""
+    from academy import assignments as assign
+
+    try:
+        report = assign.validate(assignments or None, course, jobs=jobs, use_cache=not no_cache)
+    except assign.AssignmentError as exc:
+        _fail(str(exc))
+    typer.echo(report.table())
+    typer.echo(f"보고서 (report): {assign.write_report(report)}")
+    if not report.ok:
+        raise typer.Exit(1)
+
+
 def main() -> None:  # pragma: no cover - console-script entry
+    app()
+
+
+if __name__ == "__main__":  # python -m academy.cli
     app()

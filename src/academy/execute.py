@@ -410,3 +410,52 @@ def write_report(report: Report, build: Path) -> Path:
     tmp.replace(target)
     (reports / "execution.txt").write_text(report.table() + "\n", encoding="utf-8")
     return target
+
+
+# --------------------------------------------------------------------------- errors allowed
+
+
+def execute_cells_allow_errors(
+    nb_text: str, cwd: str, cell_timeout: float = 60, timeout: float = 300, memory_mb: float = 2048
+) -> tuple[str, str]:
+    """Run every cell even after errors (for tests in assignments); returns (notebook, error)."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.reads(nb_text, as_version=4)
+    os.environ["ACADEMY_CHECKS_SELFTEST"] = "0"
+    watchdog = _Watchdog(timeout, memory_mb)
+    watchdog.start()
+    client = NotebookClient(
+        nb, timeout=int(cell_timeout), kernel_name=KERNEL, allow_errors=True, resources={"metadata": {"path": cwd}}
+    )
+    try:
+        client.execute()
+        error = ""
+    except Exception as exc:  # kernel died, timeout: the run as a whole failed
+        error = _short_error(exc)
+    finally:
+        watchdog.stop()
+        watchdog.join()
+    if watchdog.killed_for:
+        error = f"killed: over the {watchdog.killed_for} limit"
+    return nbformat.writes(nb), error
+
+
+def map_cells_allow_errors(payloads: list[tuple[str, str]], jobs: int = 2, build: Path | None = None) -> list[tuple[str, str]]:
+    """Run :func:`execute_cells_allow_errors` over (notebook text, cwd) pairs in parallel."""
+    build = Path(build or config.build_dir())
+    env = quiet_home_env(build / "home")
+    env["ACADEMY_ROOT"] = str(config.project_root())
+    env["ACADEMY_CACHE_DIR"] = os.environ.get("ACADEMY_CACHE_DIR", str(config.cache_dir()))
+    context = multiprocessing.get_context("spawn")
+    workers = max(1, min(jobs, len(payloads)))
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(env,)) as pool:
+        futures = [pool.submit(execute_cells_allow_errors, text, cwd) for text, cwd in payloads]
+        results = []
+        for future in futures:
+            try:
+                results.append(future.result())
+            except Exception as exc:  # a worker died
+                results.append(("", f"worker error: {exc}"))
+    return results
