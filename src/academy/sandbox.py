@@ -131,7 +131,8 @@ class Sandbox:
         km = SandboxKernelManager(transport="ipc", ip=str(self.runtime / "ipc"), connection_file=str(connection))
         km.write_connection_file()
         os.chown(connection, self.uid, self.uid)
-        km.start_kernel(env={"PATH": os.environ.get("PATH", "")})
+        self._log = open(self.runtime / "kernel.log", "wb")  # kernel chatter stays out of the grader's output
+        km.start_kernel(env={"PATH": os.environ.get("PATH", "")}, stdout=self._log, stderr=self._log)
         kc = km.client()
         kc.start_channels()
         try:
@@ -144,6 +145,10 @@ class Sandbox:
         return km, kc
 
     def stop_kernel(self) -> None:
+        log = getattr(self, "_log", None)
+        if log is not None:
+            log.close()
+            self._log = None
         if self.kc is not None:
             self.kc.stop_channels()
         if self.km is not None:

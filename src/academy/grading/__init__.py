@@ -1,0 +1,1 @@
+"""The instructor's grading engine: sandboxed autograding, feedback, reports, similarity."""
