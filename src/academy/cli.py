@@ -191,6 +191,82 @@ def assign_validate(
         raise typer.Exit(1)
 
 
+# --------------------------------------------------------------------------- grading
+
+
+def _grading_call(fn, *args, **kwargs):
+    from academy.grading.engine import GradingError
+
+    try:
+        return fn(*args, **kwargs)
+    except GradingError as exc:
+        _fail(str(exc))
+
+
+@app.command("grade")
+def grade(
+    assignment: str,
+    course: Optional[Path] = typer.Option(None, "--course", help="nbgrader 과정 폴더 (기본: assignments/)"),
+    jobs: int = typer.Option(2, "--jobs", "-j", help="동시에 채점할 제출물 수"),
+    student: Optional[List[str]] = typer.Option(None, "--student", help="이 학생만 채점 (여러 번 쓸 수 있음)"),
+) -> None:
+    """제출물을 안전한 환경(sandbox)에서 병렬로 자동 채점하고 grades.csv를 씁니다."""
+    from collections import Counter
+
+    from academy.grading import engine
+
+    results = _grading_call(engine.grade, assignment, course, jobs=jobs, students=student or None)
+    counts = Counter(r["status"] for r in results)
+    for r in results:
+        if r["status"] != "graded":
+            typer.echo(f"  {r['status']:12} {r['student_id']}: {r['reason'][:160]}")
+    course_dir = Path(course or config.project_root() / "assignments").resolve()
+    typer.echo(
+        f"제출물 {len(results)}건: 채점 완료 {counts['graded']}, 검토 필요 {counts['needs_review']}, 채점 불가 {counts['failed']}"
+    )
+    typer.echo(f"성적표 (grades): {engine.reports_dir(course_dir, assignment) / 'grades.csv'}")
+
+
+@app.command("feedback")
+def feedback(
+    assignment: str,
+    course: Optional[Path] = typer.Option(None, "--course"),
+) -> None:
+    """학생별 한국어 피드백(HTML)을 만듭니다: 문항별 점수와 실패한 테스트의 메시지."""
+    from academy.grading import feedback as fb
+
+    written = _grading_call(fb.generate, assignment, course)
+    typer.echo(f"피드백 {len(written)}개를 만들었어요 (feedback files written).")
+
+
+@app.command("report")
+def report(
+    assignment: str,
+    course: Optional[Path] = typer.Option(None, "--course"),
+) -> None:
+    """강사용 보고서(HTML+PNG)와 LMS용 CSV(지각 감점 반영)를 만듭니다."""
+    from academy.grading import report as rp
+
+    paths = _grading_call(rp.build, assignment, course)
+    for kind, path in paths.items():
+        typer.echo(f"{kind}: {path}")
+
+
+@app.command("similarity")
+def similarity(
+    assignment: str,
+    course: Optional[Path] = typer.Option(None, "--course"),
+    threshold: float = typer.Option(0.9, help="이 값 이상인 쌍을 보여 줍니다 (0–1)"),
+) -> None:
+    """학생 답안 코드의 유사도를 비교합니다 (이름·값·주석·공백 정규화)."""
+    from academy.grading import similarity as sim
+
+    target, found = _grading_call(sim.build, assignment, course, threshold)
+    for pair in found:
+        typer.echo(f"  {pair['a']} ↔ {pair['b']}: {pair['similarity']:.0%}")
+    typer.echo(f"유사한 쌍 {len(found)}개 · 보고서: {target}")
+
+
 def main() -> None:  # pragma: no cover - console-script entry
     app()
 
