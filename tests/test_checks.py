@@ -152,3 +152,9 @@ def test_load_finds_lesson_file_and_defines_blank(tmp_path, monkeypatch):
     assert getattr(__main__, checks.PLACEHOLDER) == checks.PLACEHOLDER
     with pytest.raises(AttributeError):
         exercises.q9
+
+
+def test_non_text_code_entries_are_named_clearly():
+    bad = {"q1": dict(SPEC["q1"], also_correct=[{"answer = sorted(values, key=lambda x": "x)"}])}
+    with pytest.raises(ValueError, match="99.01 q1: every 'also_correct' entry must be code text"):
+        checks.parse(bad, "99.01")

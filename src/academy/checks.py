@@ -449,9 +449,22 @@ def _find_checks_file(lesson: str) -> Path:
     )
 
 
+def _code_strings(lesson: str, key: str, field_name: str, items: list) -> None:
+    for entry in items:
+        code = entry.get("code") if isinstance(entry, dict) else entry
+        if not isinstance(code, str):
+            raise ValueError(
+                f"{lesson} {key}: every '{field_name}' entry must be code text; got {type(code).__name__} "
+                f"(quote it or use a YAML block scalar '|': {entry!r})"
+            )
+
+
 def parse(spec: dict[str, Any], lesson: str) -> ExerciseSet:
     exercises = {}
     for key, item in spec.items():
+        _code_strings(lesson, key, "also_correct", item.get("also_correct", []))
+        _code_strings(lesson, key, "wrong", item.get("wrong", []))
+        _code_strings(lesson, key, "solution", [item["solution"]])
         exercises[key] = Exercise(
             key=key,
             lesson=lesson,
