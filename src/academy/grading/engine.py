@@ -34,8 +34,8 @@ from academy.grading import codec
 from academy.grading.submissions import BadSubmission, names_assigned, names_loaded, plan, read_submission
 
 ENGINE_VERSION = "1"
-CELL_TIMEOUT = 30
-SUBMISSION_TIMEOUT = 300
+CELL_TIMEOUT = float(os.environ.get("ACADEMY_GRADE_CELL_TIMEOUT", 30))  # stock nbgrader: 30 s
+SUBMISSION_TIMEOUT = float(os.environ.get("ACADEMY_GRADE_SUBMISSION_TIMEOUT", 300))
 MAX_OUTPUT_CHARS = 20_000
 STATUS_GRADED, STATUS_REVIEW, STATUS_FAILED = "graded", "needs_review", "failed"
 
@@ -179,15 +179,42 @@ class _Kernel:
                 )
 
         try:
-            self.kc.execute_interactive(code, timeout=timeout, output_hook=hook, allow_stdin=False, store_history=True)
+            self._execute(code, timeout, hook, store_history=True)
         except TimeoutError:
             self.kill(f"셀 실행 시간 초과 ({timeout:.0f}초) — 커널을 종료했어요 (cell timeout)")
             error[0] = "Timeout"
+        except KernelGone:
+            error[0] = "KernelDied"
         if chars[0] > MAX_OUTPUT_CHARS:
             outputs.append(nbformat.v4.new_output("stream", name="stdout", text=f"\n… 출력이 너무 길어 {chars[0]:,}자 중 일부만 남겼어요."))
-        if not self.dead_reason and not self.km.is_alive():
-            self.dead_reason = "커널이 비정상 종료되었어요 (kernel died: memory limit, os._exit or crash)"
         return outputs, error[0]
+
+    def _execute(self, code: str, timeout: float, hook, store_history: bool) -> None:
+        """Send code and pass its iopub messages to hook until idle; notices a dead kernel fast."""
+        import queue
+
+        msg_id = self.kc.execute(code, store_history=store_history, allow_stdin=False)
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError
+            try:
+                msg = self.kc.get_iopub_msg(timeout=min(0.2, remaining))
+            except queue.Empty:
+                if not self.km.is_alive():
+                    self.kill("커널이 비정상 종료되었어요 (kernel died: memory limit, os._exit or crash)")
+                    raise KernelGone(self.dead_reason) from None
+                continue
+            if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            if msg["msg_type"] == "status" and msg["content"].get("execution_state") == "idle":
+                break
+            hook(msg)
+        try:
+            self.kc.get_shell_msg(timeout=0.5)  # the execute_reply; keeps the shell queue empty
+        except queue.Empty:
+            pass
 
     def request(self, req: dict, timeout: float = CELL_TIMEOUT) -> dict:
         if self.dead_reason:
@@ -199,7 +226,7 @@ class _Kernel:
                 chunks.append(msg["content"]["text"])
 
         try:
-            self.kc.execute_interactive(codec.request_code(req), timeout=timeout, output_hook=hook, allow_stdin=False, store_history=False)
+            self._execute(codec.request_code(req), timeout, hook, store_history=False)
         except TimeoutError:
             self.kill("값을 가져오는 중 시간 초과 (timeout while fetching a value)")
             raise KernelGone(self.dead_reason) from None
