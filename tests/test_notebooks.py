@@ -59,7 +59,7 @@ def test_lesson_shape(path):
     assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# "), "title first"
     positions = []
     for heading in REQUIRED_HEADINGS:
-        found = re.search(rf"^#+ .*{heading}", markdown, re.MULTILINE)
+        found = re.search(rf"^#+\s*(?:\d+\.\s*)?{heading}(?:\s|\(|$)", markdown, re.MULTILINE)
         assert found, f"missing section '{heading}'"
         positions.append(found.start())
     assert positions == sorted(positions), f"sections out of order: {REQUIRED_HEADINGS}"
