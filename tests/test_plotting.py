@@ -49,7 +49,7 @@ def test_glyph_check_can_fail_without_korean_font():
 
 def test_setup_selects_nanum_and_house_style():
     plotting.setup()
-    path = font_manager.findfont(font_manager.FontProperties(family=matplotlib.rcParams["font.family"]))
+    path = font_manager.findfont(font_manager.FontProperties(family=matplotlib.rcParams["font.family"][0]))
     assert "Nanum" in path
     assert matplotlib.rcParams["axes.unicode_minus"] is False
     assert matplotlib.rcParams["axes.spines.top"] is False
@@ -61,3 +61,13 @@ def test_korean_number_format():
     assert plotting.korean_number(-25_000) == "-2.5만"
     assert plotting.korean_number(999) == "999"
     assert plotting.korean_number(2e12) == "2조"
+
+
+def test_log_axes_render_without_glyph_warnings():
+    plotting.setup()
+    fig, ax = plt.subplots()
+    ax.semilogy([1, 2, 3], [0.001, 0.1, 10])
+    ax.set_title("로그 눈금 (단위: 곳)")
+    messages = _render_with_warnings(fig)
+    plt.close(fig)
+    assert not [m for m in messages if "Glyph" in m or "missing from" in m], messages

@@ -459,6 +459,15 @@ def _code_strings(lesson: str, key: str, field_name: str, items: list) -> None:
             )
 
 
+def _options(raw: dict[str, Any]) -> dict[str, Any]:
+    """YAML reads `1e-3` as text; tolerances must be numbers."""
+    options = dict(raw)
+    for key in ("rtol", "atol"):
+        if key in options:
+            options[key] = float(options[key])
+    return options
+
+
 def parse(spec: dict[str, Any], lesson: str) -> ExerciseSet:
     exercises = {}
     for key, item in spec.items():
@@ -473,7 +482,7 @@ def parse(spec: dict[str, Any], lesson: str) -> ExerciseSet:
             hints=list(item.get("hints", [])),
             prompt=item.get("prompt", ""),
             kind=item.get("kind", "value"),
-            options=dict(item.get("compare", {})),
+            options=_options(item.get("compare", {})),
             wrong=[w if isinstance(w, dict) else {"code": w} for w in item.get("wrong", [])],
             also_correct=list(item.get("also_correct", [])),
         )

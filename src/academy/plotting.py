@@ -48,7 +48,8 @@ def setup() -> None:
     from cycler import cycler
 
     matplotlib.rcParams.update(HOUSE_STYLE)
-    matplotlib.rcParams["font.family"] = FONT_FAMILY
+    # Per-glyph fallback: NanumGothic lacks U+2212, which log-axis ticks (10⁻¹) still use.
+    matplotlib.rcParams["font.family"] = [FONT_FAMILY, "DejaVu Sans"]
     matplotlib.rcParams["axes.prop_cycle"] = cycler(color=PALETTE)
 
 
