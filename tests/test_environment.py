@@ -10,8 +10,8 @@ from academy import config
 
 ROOT = config.project_root()
 # conda-forge spells a few packages differently from PyPI.
-CONDA_TO_PYPI = {"pyyaml": "pyyaml"}
-CONDA_ONLY = {"python", "pip"}
+CONDA_TO_PYPI = {"python-duckdb": "duckdb"}
+CONDA_ONLY = {"python", "pip", "openjdk"}  # openjdk: pyspark's JVM, a system package for pip users
 
 
 def _split(requirement: str) -> tuple[str, str]:
