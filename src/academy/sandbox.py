@@ -28,10 +28,13 @@ import signal
 import subprocess
 import sys
 import time
+
+import nbformat
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 BASE_UID = 61000
+MAX_OUTPUT_CHARS = 20_000
 KEEP_ENV = ("PATH", "LANG", "LC_ALL", "ACADEMY_DATA_DIR", "ACADEMY_CACHE_DIR", "ACADEMY_ROOT", "TZ")
 
 
@@ -163,6 +166,110 @@ class Sandbox:
         self.stop_kernel()
         kill_uid(self.uid)
         shutil.rmtree(self.runtime, ignore_errors=True)
+
+
+class KernelGone(Exception):
+    pass
+
+
+class SandboxKernel:
+    """The student's sandboxed kernel, driven message by message."""
+
+    def __init__(self, sandbox):
+        self.sandbox = sandbox
+        self.km, self.kc = sandbox.start_kernel()
+        self.dead_reason = ""
+
+    def run(self, code: str, timeout: float) -> tuple[list[dict], str]:
+        """Execute code; returns (nbformat outputs, error name or '')."""
+        if self.dead_reason:
+            raise KernelGone(self.dead_reason)
+        outputs: list[dict] = []
+        chars = [0]
+        error = [""]
+
+        def hook(msg):
+            kind, content = msg["msg_type"], msg["content"]
+            if kind == "stream":
+                if chars[0] < MAX_OUTPUT_CHARS:
+                    text = content["text"][: MAX_OUTPUT_CHARS - chars[0]]
+                    outputs.append(nbformat.v4.new_output("stream", name=content["name"], text=text))
+                chars[0] += len(content["text"])
+            elif kind in ("execute_result", "display_data"):
+                data = {k: v for k, v in content.get("data", {}).items() if len(str(v)) < 2_000_000}
+                if kind == "execute_result":
+                    outputs.append(nbformat.v4.new_output("execute_result", data=data, execution_count=content.get("execution_count")))
+                else:
+                    outputs.append(nbformat.v4.new_output("display_data", data=data))
+            elif kind == "error":
+                error[0] = content.get("ename", "Error")
+                outputs.append(
+                    nbformat.v4.new_output("error", ename=content.get("ename", ""), evalue=str(content.get("evalue", ""))[:2000], traceback=[])
+                )
+
+        try:
+            self._execute(code, timeout, hook, store_history=True)
+        except TimeoutError:
+            self.kill(f"셀 실행 시간 초과 ({timeout:.0f}초) — 커널을 종료했어요 (cell timeout)")
+            error[0] = "Timeout"
+        except KernelGone:
+            error[0] = "KernelDied"
+        if chars[0] > MAX_OUTPUT_CHARS:
+            outputs.append(nbformat.v4.new_output("stream", name="stdout", text=f"\n… 출력이 너무 길어 {chars[0]:,}자 중 일부만 남겼어요."))
+        return outputs, error[0]
+
+    def _execute(self, code: str, timeout: float, hook, store_history: bool) -> None:
+        """Send code and pass its iopub messages to hook until idle; notices a dead kernel fast."""
+        import queue
+
+        msg_id = self.kc.execute(code, store_history=store_history, allow_stdin=False)
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError
+            try:
+                msg = self.kc.get_iopub_msg(timeout=min(0.2, remaining))
+            except queue.Empty:
+                if not self.km.is_alive():
+                    self.kill("커널이 비정상 종료되었어요 (kernel died: memory limit, os._exit or crash)")
+                    raise KernelGone(self.dead_reason) from None
+                continue
+            if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            if msg["msg_type"] == "status" and msg["content"].get("execution_state") == "idle":
+                break
+            hook(msg)
+        try:
+            self.kc.get_shell_msg(timeout=0.5)  # the execute_reply; keeps the shell queue empty
+        except queue.Empty:
+            pass
+
+    def request(self, req: dict, timeout: float = 30) -> dict:
+        """A grader request answered by academy.grading.codec.serve inside the kernel."""
+        from academy.grading.codec import parse_reply, request_code
+
+        if self.dead_reason:
+            raise KernelGone(self.dead_reason)
+        chunks: list[str] = []
+
+        def hook(msg):
+            if msg["msg_type"] == "stream":
+                chunks.append(msg["content"]["text"])
+
+        try:
+            self._execute(request_code(req), timeout, hook, store_history=False)
+        except TimeoutError:
+            self.kill("값을 가져오는 중 시간 초과 (timeout while fetching a value)")
+            raise KernelGone(self.dead_reason) from None
+        return parse_reply("".join(chunks))
+
+    def kill(self, reason: str) -> None:
+        self.dead_reason = self.dead_reason or reason
+        self.sandbox.stop_kernel()
+
+    def close(self) -> None:
+        self.sandbox.cleanup()
 
 
 def kill_uid(uid: int) -> int:

@@ -31,12 +31,12 @@ import nbformat
 
 from academy import assignments, config
 from academy.grading import codec
+from academy.sandbox import KernelGone, SandboxKernel
 from academy.grading.submissions import BadSubmission, names_assigned, names_loaded, plan, read_submission
 
 ENGINE_VERSION = "1"
 CELL_TIMEOUT = float(os.environ.get("ACADEMY_GRADE_CELL_TIMEOUT", 30))  # stock nbgrader: 30 s
 SUBMISSION_TIMEOUT = float(os.environ.get("ACADEMY_GRADE_SUBMISSION_TIMEOUT", 300))
-MAX_OUTPUT_CHARS = 20_000
 STATUS_GRADED, STATUS_REVIEW, STATUS_FAILED = "graded", "needs_review", "failed"
 
 
@@ -139,107 +139,6 @@ def _trusted_namespace(source_path: str) -> tuple[dict, set]:
     return namespace, answer_names
 
 
-class KernelGone(Exception):
-    pass
-
-
-class _Kernel:
-    """The student's sandboxed kernel, driven message by message."""
-
-    def __init__(self, sandbox):
-        self.sandbox = sandbox
-        self.km, self.kc = sandbox.start_kernel()
-        self.dead_reason = ""
-
-    def run(self, code: str, timeout: float) -> tuple[list[dict], str]:
-        """Execute code; returns (nbformat outputs, error name or '')."""
-        if self.dead_reason:
-            raise KernelGone(self.dead_reason)
-        outputs: list[dict] = []
-        chars = [0]
-        error = [""]
-
-        def hook(msg):
-            kind, content = msg["msg_type"], msg["content"]
-            if kind == "stream":
-                if chars[0] < MAX_OUTPUT_CHARS:
-                    text = content["text"][: MAX_OUTPUT_CHARS - chars[0]]
-                    outputs.append(nbformat.v4.new_output("stream", name=content["name"], text=text))
-                chars[0] += len(content["text"])
-            elif kind in ("execute_result", "display_data"):
-                data = {k: v for k, v in content.get("data", {}).items() if len(str(v)) < 2_000_000}
-                if kind == "execute_result":
-                    outputs.append(nbformat.v4.new_output("execute_result", data=data, execution_count=content.get("execution_count")))
-                else:
-                    outputs.append(nbformat.v4.new_output("display_data", data=data))
-            elif kind == "error":
-                error[0] = content.get("ename", "Error")
-                outputs.append(
-                    nbformat.v4.new_output("error", ename=content.get("ename", ""), evalue=str(content.get("evalue", ""))[:2000], traceback=[])
-                )
-
-        try:
-            self._execute(code, timeout, hook, store_history=True)
-        except TimeoutError:
-            self.kill(f"셀 실행 시간 초과 ({timeout:.0f}초) — 커널을 종료했어요 (cell timeout)")
-            error[0] = "Timeout"
-        except KernelGone:
-            error[0] = "KernelDied"
-        if chars[0] > MAX_OUTPUT_CHARS:
-            outputs.append(nbformat.v4.new_output("stream", name="stdout", text=f"\n… 출력이 너무 길어 {chars[0]:,}자 중 일부만 남겼어요."))
-        return outputs, error[0]
-
-    def _execute(self, code: str, timeout: float, hook, store_history: bool) -> None:
-        """Send code and pass its iopub messages to hook until idle; notices a dead kernel fast."""
-        import queue
-
-        msg_id = self.kc.execute(code, store_history=store_history, allow_stdin=False)
-        deadline = time.monotonic() + timeout
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError
-            try:
-                msg = self.kc.get_iopub_msg(timeout=min(0.2, remaining))
-            except queue.Empty:
-                if not self.km.is_alive():
-                    self.kill("커널이 비정상 종료되었어요 (kernel died: memory limit, os._exit or crash)")
-                    raise KernelGone(self.dead_reason) from None
-                continue
-            if msg.get("parent_header", {}).get("msg_id") != msg_id:
-                continue
-            if msg["msg_type"] == "status" and msg["content"].get("execution_state") == "idle":
-                break
-            hook(msg)
-        try:
-            self.kc.get_shell_msg(timeout=0.5)  # the execute_reply; keeps the shell queue empty
-        except queue.Empty:
-            pass
-
-    def request(self, req: dict, timeout: float = CELL_TIMEOUT) -> dict:
-        if self.dead_reason:
-            raise KernelGone(self.dead_reason)
-        chunks: list[str] = []
-
-        def hook(msg):
-            if msg["msg_type"] == "stream":
-                chunks.append(msg["content"]["text"])
-
-        try:
-            self._execute(codec.request_code(req), timeout, hook, store_history=False)
-        except TimeoutError:
-            self.kill("값을 가져오는 중 시간 초과 (timeout while fetching a value)")
-            raise KernelGone(self.dead_reason) from None
-        return codec.parse_reply("".join(chunks))
-
-    def kill(self, reason: str) -> None:
-        self.dead_reason = self.dead_reason or reason
-        self.sandbox.stop_kernel()
-
-    def close(self) -> None:
-        self.sandbox.cleanup()
-
-
 class _StudentValueError(AssertionError):
     pass
 
@@ -265,7 +164,7 @@ class _Opaque:
 class _StudentFunction:
     """Calls a student's function inside the sandbox with plain-data arguments."""
 
-    def __init__(self, kernel: _Kernel, name: str, refs: dict[int, str]):
+    def __init__(self, kernel: SandboxKernel, name: str, refs: dict[int, str]):
         self.kernel, self.name, self.refs = kernel, name, refs
         self.__name__ = name
 
@@ -285,7 +184,7 @@ class _StudentFunction:
         raise _StudentValueError(f"함수 {self.name}()의 결과를 채점할 수 없어요 ({reply.get('unsupported') or reply.get('error')}).")
 
 
-def _fetch(kernel: _Kernel, name: str, refs: dict[int, str]):
+def _fetch(kernel: SandboxKernel, name: str, refs: dict[int, str]):
     reply = kernel.request({"op": "get", "name": name})
     if reply.get("missing"):
         return None, False
@@ -302,7 +201,7 @@ def _fetch(kernel: _Kernel, name: str, refs: dict[int, str]):
     return _Opaque(name, reply.get("unsupported") or reply.get("error", "?")), True
 
 
-def _run_test(step, kernel: _Kernel, trusted: dict, answer_names: set[str]) -> tuple[float, str]:
+def _run_test(step, kernel: SandboxKernel, trusted: dict, answer_names: set[str]) -> tuple[float, str]:
     """Run one instructor test in the grader; returns (points earned, message)."""
     import ast
     import builtins
@@ -381,7 +280,7 @@ def grade_one(job: Job, course: str) -> dict:
     masks += [config.project_root() / d for d in (".git", "tests", "assignments", "grading")]
     sandbox = Sandbox(_SLOT or 0, runtime, [m for m in masks if m.exists()])
     try:
-        kernel = _Kernel(sandbox)
+        kernel = SandboxKernel(sandbox)
     except Exception as exc:
         sandbox.cleanup()
         result.update(status=STATUS_FAILED, reason=f"채점 환경(sandbox)을 시작하지 못했어요: {exc}\nSandbox failed to start: {exc}")
@@ -486,27 +385,29 @@ def grade(
     if not ok:
         raise GradingError(f"안전한 채점 환경을 만들 수 없어요: {why}\nCannot build the grading sandbox: {why}")
     _ensure_released(assignment, course)
-    work = discover(course, assignment, students)
+    work = discover(course, assignment)
     _protect(course)
     results: dict[str, dict] = {}
     todo = []
     for job in work:
         path = Path(job.result_path)
+        previous = {}
         if path.exists():
             try:
                 previous = json.loads(path.read_text(encoding="utf-8"))
             except ValueError:
                 previous = {}
-            if previous.get("key") == job.key:
-                results[job.student] = previous
-                continue
-        todo.append(job)
+        selected = not students or job.student in students
+        if previous.get("key") == job.key or (previous and not selected):
+            results[job.student] = previous  # unchanged, or not asked for this time
+        elif selected:
+            todo.append(job)
     if todo:
         _run_jobs(todo, course, jobs, results, progress)
-    ordered = [results[j.student] for j in work]
-    record_gradebook(course, assignment, ordered)
-    write_grades_csv(course, assignment, ordered)
-    return ordered
+    everyone = [results[j.student] for j in work if j.student in results]
+    record_gradebook(course, assignment, everyone)
+    write_grades_csv(course, assignment, everyone)
+    return [results[j.student] for j in work if not students or j.student in students]
 
 
 def _ensure_released(assignment: str, course: Path) -> None:
