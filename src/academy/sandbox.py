@@ -76,8 +76,8 @@ class Sandbox:
 
     def __init__(self, slot: int, runtime: Path, masks: list[Path], limits: Limits | None = None):
         self.slot = slot
-        self.uid = BASE_UID + slot
-        self.runtime = Path(runtime) / f"slot-{slot}"
+        self.uid, self._uid_lock = claim_uid(BASE_UID + slot)
+        self.runtime = Path(runtime) / f"uid-{self.uid}"
         self.masks = [str(Path(m).resolve()) for m in masks]
         self.limits = limits or Limits()
         self.km = None
@@ -270,6 +270,34 @@ class SandboxKernel:
 
     def close(self) -> None:
         self.sandbox.cleanup()
+
+
+_CLAIMED: dict[int, object] = {}
+
+
+def claim_uid(preferred: int, span: int = 1000) -> tuple[int, object]:
+    """A sandbox uid no other grader on this machine is using (held by a file lock).
+
+    Cleanup kills every process of the uid, so two concurrent batches must never share one.
+    A worker keeps its claim for its lifetime; the lock is released when the process exits.
+    """
+    import fcntl
+
+    if preferred in _CLAIMED:
+        return preferred, _CLAIMED[preferred]
+    locks = Path("/run/academy-sandbox")
+    locks.mkdir(parents=True, exist_ok=True)
+    candidates = [preferred] + [BASE_UID + i for i in range(span) if BASE_UID + i != preferred]
+    for uid in candidates:
+        handle = open(locks / f"{uid}.lock", "w")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            continue
+        _CLAIMED[uid] = handle
+        return uid, handle
+    raise RuntimeError("no free sandbox uid")
 
 
 def kill_uid(uid: int) -> int:
