@@ -17,7 +17,7 @@ ifeq ($(origin ACADEMY_DATA_DIR), undefined)
 endif
 export ACADEMY_CACHE_DIR ?= $(CURDIR)/_build/data-cache
 
-.PHONY: run test bench lint clean install
+.PHONY: run test bench lint clean install chromium
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,7 +30,7 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/academy build
 
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 bench: $(STAMP)
@@ -42,3 +42,7 @@ lint: $(STAMP)
 
 clean:
 	rm -rf _build
+
+# Browser tests use Debian's chromium (Playwright drives it; no browser download).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || echo "chromium is not installed: browser tests will be skipped"

@@ -61,3 +61,18 @@ def mirror() -> Path:
     if not path or not Path(path).exists():
         pytest.fail("ACADEMY_DATA_DIR must point to the data mirror (CI sets it to ../shared/datasets)")
     return Path(path)
+
+
+@pytest.fixture(scope="session")
+def capstone_checks(tmp_path_factory):
+    """Run `academy capstone check` once per session for every project in course/15-capstone."""
+    from academy import capstone, config
+    from academy.sandbox import available
+
+    ok, why = available()
+    if not ok:
+        pytest.skip(f"sandbox unavailable: {why}")
+    out = tmp_path_factory.mktemp("capstone-checks")
+    for project in capstone.find_projects(config.project_root() / "course" / "15-capstone"):
+        capstone.check(project, out_root=out)
+    return out

@@ -13,7 +13,7 @@ from academy import config, execute
 
 ROOT = config.project_root()
 COURSE = ROOT / "course"
-LESSONS = sorted(p for p in COURSE.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+LESSONS = sorted(COURSE.glob("[0-9][0-9]-*/[0-9][0-9].[0-9][0-9]-*.ipynb"))  # capstone projects: test_capstone_examples
 ALL_NOTEBOOKS = sorted(
     p
     for folder in ("course", "assignments/source")
@@ -91,7 +91,7 @@ def test_lesson_exercises_have_checks(path):
 @pytest.fixture(scope="session")
 def course_run():
     """Execute every lesson once (parallel, cached) and share the report."""
-    return execute.run([COURSE], jobs=2, progress=False)
+    return execute.run(LESSONS, jobs=2, progress=False)
 
 
 @pytest.mark.notebooks

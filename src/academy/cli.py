@@ -16,6 +16,8 @@ from academy import config
 app = typer.Typer(help="부산 빅데이터 아카데미 과정 도구 (Busan Big Data Academy course toolkit)", no_args_is_help=True)
 data_app = typer.Typer(help="데이터 카탈로그 (data catalog)", no_args_is_help=True)
 app.add_typer(data_app, name="data")
+capstone_app = typer.Typer(help="캡스톤 프로젝트 (capstone projects)", no_args_is_help=True)
+app.add_typer(capstone_app, name="capstone")
 assign_app = typer.Typer(help="nbgrader 과제 (assignments)", no_args_is_help=True)
 app.add_typer(assign_app, name="assign")
 
@@ -116,7 +118,7 @@ def run(
     no_cache: bool = typer.Option(False, "--no-cache", help="캐시를 쓰지 않고 모두 다시 실행"),
 ) -> None:
     """노트북을 병렬로 실행하고 보고서를 씁니다 (papermill)."""
-    targets = paths or [config.project_root() / "course"]
+    targets = paths or lesson_notebooks()
     missing = [p for p in targets if not p.exists()]
     if missing:
         typer.secho(f"없는 경로가 있어요 (missing): {', '.join(map(str, missing))}", fg=typer.colors.YELLOW)
@@ -124,27 +126,47 @@ def run(
         raise typer.Exit(1)
 
 
+def lesson_notebooks() -> list[Path]:
+    """course/NN-chapter/NN.SS-title.ipynb (capstone projects are checked separately)."""
+    return sorted(config.project_root().glob("course/[0-9][0-9]-*/[0-9][0-9].[0-9][0-9]-*.ipynb"))
+
+
 @app.command("build")
 def build(
     jobs: int = typer.Option(2, "--jobs", "-j"),
     no_cache: bool = typer.Option(False, "--no-cache"),
 ) -> None:
-    """과정 전체를 빌드합니다: 데이터 확인 → 수업 실행 → 과제 배포·검증 → 보고서."""
+    """과정 전체를 빌드합니다: 데이터 확인 → 수업 실행 → 과제 배포·검증 → 캡스톤 검사 → 포트폴리오 사이트."""
     from academy import assignments as assign
+    from academy import capstone, site
+
     from academy import data
 
-    typer.echo("1/3 데이터 확인 (verifying data)")
+    typer.echo("1/4 데이터 확인 (verifying data)")
     bad_files = _print_file_status(data.verify())
-    typer.echo("2/3 수업 노트북 실행 (executing lessons)")
-    lessons_ok = _run_notebooks([config.project_root() / "course"], jobs, 180, no_cache)
-    typer.echo("3/3 과제 배포와 양방향 검증 (releasing and validating assignments)")
+    typer.echo("2/4 수업 노트북 실행 (executing lessons)")
+    lessons_ok = _run_notebooks(lesson_notebooks(), jobs, 180, no_cache)
+    typer.echo("3/4 과제 배포와 양방향 검증 (releasing and validating assignments)")
     report = assign.validate(jobs=jobs, use_cache=not no_cache)
     assign.write_report(report)
     typer.echo(report.table())
-    summary = {"data_files_failed": bad_files, "lessons_ok": lessons_ok, "assignments_ok": report.ok}
+    typer.echo("4/4 캡스톤 재현성 검사와 포트폴리오 사이트 (capstone checks and portfolio site)")
+    capstone_ok = True
+    for project in capstone.find_projects(_capstone_root()):
+        check = capstone.check(project)
+        _print_check(check)
+        capstone_ok = capstone_ok and check.reproducible
+    index = site.build(_capstone_root(), config.build_dir() / "site")
+    typer.echo(f"포트폴리오 사이트 (site): {index}")
+    summary = {
+        "data_files_failed": bad_files,
+        "lessons_ok": lessons_ok,
+        "assignments_ok": report.ok,
+        "capstones_ok": capstone_ok,
+    }
     (config.build_dir() / "reports").mkdir(parents=True, exist_ok=True)
     (config.build_dir() / "reports" / "build.json").write_text(json.dumps(summary))
-    if bad_files or not lessons_ok or not report.ok:
+    if bad_files or not lessons_ok or not report.ok or not capstone_ok:
         _fail("빌드 실패: 위 보고서에서 실패한 항목을 확인하세요 (build failed).", 1)
     typer.secho("빌드 완료 (build complete)", fg=typer.colors.GREEN)
 
@@ -265,6 +287,80 @@ def similarity(
     for pair in found:
         typer.echo(f"  {pair['a']} ↔ {pair['b']}: {pair['similarity']:.0%}")
     typer.echo(f"유사한 쌍 {len(found)}개 · 보고서: {target}")
+
+
+# --------------------------------------------------------------------------- capstone
+
+
+def _capstone_root() -> Path:
+    return config.project_root() / "course" / "15-capstone"
+
+
+def _print_check(report) -> None:
+    mark = "✅ 재현 성공 (reproducible)" if report.reproducible else "❌ 재현 실패 (not reproducible)"
+    typer.echo(f"{report.project}: {mark} — {report.seconds:.1f}초, 최대 메모리 {report.peak_mb:.0f} MB")
+    for name, status in report.notebooks.items():
+        typer.echo(f"  노트북 {name}: {status}")
+    for dataset_id, status in report.datasets.items():
+        typer.echo(f"  데이터 {dataset_id}: {status}")
+    for output, present in report.outputs.items():
+        typer.echo(f"  결과물 {output}: {'있음' if present else '없음'}")
+    for problem in report.problems:
+        typer.echo(f"  ✗ {problem}")
+
+
+@capstone_app.command("check")
+def capstone_check(
+    path: Path,
+    time_limit: Optional[float] = typer.Option(None, "--time-limit", help="제한 시간(초), 기본: capstone.yml 또는 300"),
+) -> None:
+    """프로젝트를 깨끗한 sandbox 커널에서 다시 실행하고 재현성을 판정합니다."""
+    from academy import capstone
+
+    try:
+        report = capstone.check(path, time_limit)
+    except capstone.CapstoneError as exc:
+        _fail(str(exc))
+    _print_check(report)
+    if not report.reproducible:
+        raise typer.Exit(1)
+
+
+@capstone_app.command("score")
+def capstone_score(path: Optional[Path] = typer.Argument(None, help="프로젝트 폴더 또는 여러 프로젝트가 있는 폴더")) -> None:
+    """심사위원 점수 파일(reviews/*.yml)을 루브릭으로 검증하고 모읍니다 (평균, 차이, 의견 차이 표시)."""
+    from academy import capstone
+
+    root = path or _capstone_root()
+    projects = capstone.find_projects(root)
+    if not projects:
+        _fail(f"capstone.yml이 있는 프로젝트가 없어요: {root}")
+    bad = 0
+    for project in projects:
+        result = capstone.score(project)
+        mean = "–" if result["mean"] is None else f"{result['mean']:.1f}"
+        typer.echo(f"{result['project']}: 평균 {mean} / 100, 심사위원 {result['reviewers']}")
+        for cid in result["flags"]:
+            crit = result["criteria"][cid]
+            typer.echo(f"  ⚠ '{crit['name']}' 심사위원 의견 차이 {crit['spread']}단계 — 논의가 필요해요")
+        for reviewer, problems in result["invalid_reviews"].items():
+            bad += 1
+            typer.echo(f"  ✗ {reviewer}.yml: {'; '.join(problems)}")
+    if bad:
+        raise typer.Exit(1)
+
+
+@capstone_app.command("site")
+def capstone_site(
+    projects_dir: Optional[Path] = typer.Argument(None, help="프로젝트 폴더 (기본: course/15-capstone)"),
+    out: Path = typer.Option(..., "--out", help="사이트를 만들 폴더"),
+    anonymous: bool = typer.Option(False, "--anonymous", help="블라인드 심사용: 팀 정보를 익명 id로"),
+) -> None:
+    """정적 포트폴리오 사이트를 만듭니다 (서버 없이 열리는 HTML/CSS)."""
+    from academy import site
+
+    index = site.build(projects_dir or _capstone_root(), out, anonymous)
+    typer.echo(f"포트폴리오 사이트: {index}")
 
 
 def main() -> None:  # pragma: no cover - console-script entry
