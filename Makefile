@@ -36,6 +36,7 @@ test: $(STAMP) chromium
 bench: $(STAMP)
 	$(BIN)/python bench/bench_data_cache.py
 	$(BIN)/python bench/bench_runner.py
+	$(BIN)/python bench/bench_grading.py
 
 lint: $(STAMP)
 	$(BIN)/python -m ruff check src tests bench
