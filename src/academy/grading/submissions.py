@@ -139,7 +139,9 @@ def plan(source_nb, submission_nb, stub: str) -> Plan:
     placed: set[str] = set()
     seen_answers: set[str] = set()
     test_sources = {visible_part(_source(c)): gid for gid, c in tests.items()}
-    sub_kernel = ((submission_nb.get("metadata") or {}).get("kernelspec") or {}).get("name")
+    nb_meta = submission_nb.get("metadata") if isinstance(submission_nb.get("metadata"), dict) else {}
+    kernelspec = nb_meta.get("kernelspec") if isinstance(nb_meta.get("kernelspec"), dict) else {}
+    sub_kernel = kernelspec.get("name")
     if sub_kernel not in (None, "python3"):
         tamper.append(f"커널 설정이 바뀌었어요 (kernelspec '{sub_kernel}') → python3로 채점")
     for cell in submission_nb["cells"]:
