@@ -79,13 +79,13 @@ DROP_AGE_PER_10Y = -0.15  # younger participants leave more often
 NATURAL_CHANGE = -3.0  # points, both arms: natural course + regression to the mean
 MOTIVATION_CHANGE = -1.5  # points per SD of motivation, both arms (NOT a treatment effect)
 BASELINE_PULL = -0.25  # points per point above the mean baseline (higher starts fall more)
-TREATMENT_EFFECT_FULL = -4.0  # points for 100 % adherence in the treatment arm; scales linearly
+TREATMENT_EFFECT_FULL = -3.5  # points for 100 % adherence in the treatment arm; scales linearly
 OUTCOME_NOISE_SD = 4.5  # points, individual variation
 
 # --------------------------------------------------------------------------- documented ranges
-EXPECTED_DROPOUT_RANGE = (0.15, 0.35)  # share of participants who drop out
-EXPECTED_DIFF_RANGE = (-4.5, -1.5)  # completers: mean change, treatment − control (points)
-EXPECTED_D_RANGE = (0.25, 0.80)  # |Cohen's d| of that difference: a modest effect
+EXPECTED_DROPOUT_RANGE = (0.20, 0.35)  # share of participants who drop out
+EXPECTED_DIFF_RANGE = (-4.0, -1.0)  # completers: mean change, treatment − control (points)
+EXPECTED_D_RANGE = (0.20, 0.80)  # |Cohen's d| of that difference: a modest effect
 
 COLUMNS = (
     ["participant_id", "arm", "age", "sex", "baseline_score"]
@@ -193,12 +193,39 @@ def weekly_long(cohort: pd.DataFrame) -> pd.DataFrame:
     return long
 
 
+ASSUMPTIONS_KO = {
+    "BLOCK_SIZE": "무작위 배정 블록 크기 (블록마다 치료군 2명·대조군 2명)",
+    "AGE_MEAN": "나이 평균 (세, 자르기 전)",
+    "AGE_SD": "나이 표준편차 (세)",
+    "AGE_MIN": "참여 가능한 최소 나이 (세)",
+    "AGE_MAX": "참여 가능한 최대 나이 (세)",
+    "SHARE_FEMALE": "여성 비율",
+    "INCLUSION_MIN": "참여 기준: 기초 증상 점수 최솟값 (0–28점 척도)",
+    "SCORE_MAX": "증상 점수 최댓값 (높을수록 나쁨)",
+    "BASELINE_MEAN": "기초 증상 점수 평균 (자르기 전)",
+    "BASELINE_SD": "기초 증상 점수 표준편차",
+    "ENG_INTERCEPT": "1주차 하루 사용 확률의 로짓 (평균적인 참여자)",
+    "ENG_MOTIVATION": "숨은 '동기' 1 표준편차당 사용 확률 로짓 증가",
+    "ENG_AGE_PER_10Y": "10세 많을 때 사용 확률 로짓 증가",
+    "ENG_WEEKLY_DECAY": "한 주 지날 때마다 사용 확률 로짓 변화 (흥미 감소)",
+    "DROP_INTERCEPT": "주간 중도 탈락 위험의 로짓 기준값",
+    "DROP_MOTIVATION": "동기 1 표준편차당 탈락 위험 로짓 변화",
+    "DROP_LOW_USE": "그 주 사용일이 4일보다 하루 적을 때마다 탈락 위험 로짓 증가",
+    "DROP_AGE_PER_10Y": "10세 많을 때 탈락 위험 로짓 변화",
+    "NATURAL_CHANGE": "두 군 공통 자연 변화 (점, 평균으로의 회귀 포함)",
+    "MOTIVATION_CHANGE": "동기 1 표준편차당 점수 변화 (두 군 공통, 치료 효과 아님)",
+    "BASELINE_PULL": "기초 점수가 평균보다 1점 높을 때 추가 변화 (점)",
+    "TREATMENT_EFFECT_FULL": "치료군에서 순응도 100%일 때 치료 효과 (점, 순응도에 비례)",
+    "OUTCOME_NOISE_SD": "개인차 (12주 점수 변화의 잡음 표준편차, 점)",
+}
+
+
 def assumptions() -> pd.DataFrame:
-    """The generator's named assumptions as a table (name, value), for lessons to print."""
-    names = [
-        "BLOCK_SIZE", "AGE_MEAN", "AGE_SD", "AGE_MIN", "AGE_MAX", "SHARE_FEMALE", "INCLUSION_MIN",
-        "SCORE_MAX", "BASELINE_MEAN", "BASELINE_SD", "ENG_INTERCEPT", "ENG_MOTIVATION", "ENG_AGE_PER_10Y",
-        "ENG_WEEKLY_DECAY", "DROP_INTERCEPT", "DROP_MOTIVATION", "DROP_LOW_USE", "DROP_AGE_PER_10Y",
-        "NATURAL_CHANGE", "MOTIVATION_CHANGE", "BASELINE_PULL", "TREATMENT_EFFECT_FULL", "OUTCOME_NOISE_SD",
-    ]
-    return pd.DataFrame({"name": names, "value": [globals()[name] for name in names]})
+    """The generator's named assumptions as a table (name, value, 설명) for lessons to print."""
+    return pd.DataFrame(
+        {
+            "name": list(ASSUMPTIONS_KO),
+            "value": pd.Series([globals()[name] for name in ASSUMPTIONS_KO], dtype=object),
+            "설명": list(ASSUMPTIONS_KO.values()),
+        }
+    )

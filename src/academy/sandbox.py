@@ -40,7 +40,7 @@ KEEP_ENV = ("PATH", "LANG", "LC_ALL", "ACADEMY_DATA_DIR", "ACADEMY_CACHE_DIR", "
 
 @dataclass
 class Limits:
-    memory_mb: int = 2048  # address space; pandas + numpy need headroom beyond resident memory
+    memory_mb: int = 3072  # address space (virtual), not resident memory: numpy/pandas/arrow reserve a lot
     cpu_seconds: int = 300
     processes: int = 64
     file_size_mb: int = 64
@@ -305,7 +305,11 @@ def kill_uid(uid: int) -> int:
 
     killed = 0
     for _ in range(3):
-        victims = [p for p in psutil.process_iter(["uids"]) if p.info["uids"] and p.info["uids"].real == uid]
+        victims = [
+            p
+            for p in psutil.process_iter(["uids", "status"])
+            if p.info["uids"] and p.info["uids"].real == uid and p.info["status"] != psutil.STATUS_ZOMBIE
+        ]
         if not victims:
             break
         for proc in victims:
@@ -407,6 +411,8 @@ def launch(spec: SandboxSpec, argv: list[str]) -> None:
         JUPYTER_RUNTIME_DIR=f"{home}/.jupyter-runtime",
         JUPYTER_PLATFORM_DIRS="1",
         OPENBLAS_NUM_THREADS="1",
+        ARROW_DEFAULT_MEMORY_POOL="system",  # jemalloc reserves ~1 GB of address space up front
+        MALLOC_ARENA_MAX="2",
         OMP_NUM_THREADS="1",
         MKL_NUM_THREADS="1",
     )

@@ -207,7 +207,13 @@ def _run_test(step, kernel: SandboxKernel, trusted: dict, answer_names: set[str]
     import builtins
 
     namespace = dict(trusted)
-    refs = {id(v): k for k, v in trusted.items() if not k.startswith("__") and k not in answer_names}
+    # Large setup objects (e.g. `stores`) are passed to student functions by name, not copied;
+    # scalars and tuples never are: small ints and strings are shared objects in Python.
+    refs = {
+        id(v): k
+        for k, v in trusted.items()
+        if not k.startswith("__") and k not in answer_names and not isinstance(v, (int, float, str, bytes, bool, tuple, type(None)))
+    }
     own = names_assigned(step.source) - answer_names
     for name in sorted(names_loaded(step.source) - own):
         if name not in answer_names and (name in trusted or hasattr(builtins, name)):

@@ -1,0 +1,91 @@
+"""The sandbox on its own: what untrusted code can and cannot do inside it."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from academy import config
+from academy.sandbox import Sandbox, SandboxKernel, available, kill_uid
+
+OK, WHY = available()
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(not OK, reason=f"sandbox unavailable: {WHY}")]
+
+
+@pytest.fixture(scope="module")
+def kernel(tmp_path_factory):
+    secret_dir = tmp_path_factory.mktemp("secret")
+    (secret_dir / "hidden.txt").write_text("answer")
+    secret_root = config.build_dir() / "test-secret"
+    secret_root.mkdir(parents=True, exist_ok=True)
+    (secret_root / "solutions.txt").write_text("solution")
+    os.environ["NBGRADER_EXECUTION"] = "autograde"
+    box = Sandbox(7, config.build_dir() / "sandbox", masks=[secret_root])
+    k = SandboxKernel(box)
+    os.environ.pop("NBGRADER_EXECUTION")
+    yield k, secret_root, secret_dir
+    k.close()
+
+
+def run(k, code):
+    outputs, error = k.run(code, 30)
+    text = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
+    return text.strip(), error, outputs
+
+
+def test_runs_as_unprivileged_uid_in_own_pid_namespace(kernel):
+    k, _, _ = kernel
+    text, error, _ = run(k, "import os; print(os.getuid(), os.geteuid(), os.getgroups(), os.getpid())")
+    uid, euid, groups, pid = text.split(" ", 2)[0], text.split(" ")[1], text.split(" ")[2], text.split(" ")[-1]
+    assert int(uid) >= 61000 and uid == euid and groups == "[]" and pid == "1"
+
+
+def test_no_network(kernel):
+    k, _, _ = kernel
+    text, _, _ = run(k, "import socket\ntry:\n  socket.create_connection(('127.0.0.1', 22), timeout=2); print('open')\nexcept OSError as e: print('blocked')")
+    assert text == "blocked"
+
+
+def test_masked_paths_and_other_tmp_files_are_unreadable(kernel):
+    k, secret_root, secret_dir = kernel
+    text, _, _ = run(k, f"""
+out = []
+for path in [{str(secret_root / 'solutions.txt')!r}, {str(secret_dir / 'hidden.txt')!r}, '/root/.bash_history', '/etc/shadow']:
+    try:
+        open(path).read(); out.append('READ ' + path)
+    except OSError:
+        out.append('denied')
+print(out)""")
+    assert "READ" not in text, text
+
+
+def test_environment_is_scrubbed(kernel):
+    k, _, _ = kernel
+    text, _, _ = run(k, "import os; print(sorted(k for k in os.environ if 'NBGRADER' in k or 'JPY' in k), os.environ['HOME'])")
+    assert text == "[] /tmp/home"
+
+
+def test_limits_stop_fork_bombs_and_memory_hogs(kernel):
+    k, _, _ = kernel
+    text, _, _ = run(k, "import resource; print(resource.getrlimit(resource.RLIMIT_NPROC)[0], resource.getrlimit(resource.RLIMIT_AS)[0] // 2**20)")
+    nproc, memory = map(int, text.split())
+    assert nproc <= 64 and memory <= 4096
+    _, error, _ = run(k, "x = bytearray(8 * 2**30)")
+    assert error == "MemoryError"
+
+
+def test_cleanup_kills_escaped_processes(tmp_path):
+    import time
+
+    import psutil
+
+    box = Sandbox(8, config.build_dir() / "sandbox", masks=[])
+    k = SandboxKernel(box)
+    run(k, "import subprocess\nsubprocess.Popen(['sleep', '300'], start_new_session=True)")
+    time.sleep(0.3)
+    uid = box.uid
+    assert [p for p in psutil.process_iter(["uids"]) if p.info["uids"].real == uid]
+    k.close()
+    alive = [p for p in psutil.process_iter(["uids", "status"]) if p.info["uids"] and p.info["uids"].real == uid and p.info["status"] != psutil.STATUS_ZOMBIE]
+    assert not alive
+    assert kill_uid(uid) == 0
