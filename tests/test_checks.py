@@ -158,3 +158,21 @@ def test_non_text_code_entries_are_named_clearly():
     bad = {"q1": dict(SPEC["q1"], also_correct=[{"answer = sorted(values, key=lambda x": "x)"}])}
     with pytest.raises(ValueError, match="99.01 q1: every 'also_correct' entry must be code text"):
         checks.parse(bad, "99.01")
+
+
+def test_frame_index_labels_are_checked_unless_ignored():
+    expected = pd.DataFrame({"n": [1, 2]}, index=["중구", "서구"])
+    wrong_labels = pd.DataFrame({"n": [1, 2]}, index=["동구", "서구"])
+    with pytest.raises(Wrong, match="인덱스"):
+        compare(wrong_labels, expected)
+    compare(wrong_labels, expected, {"ignore_index": True})
+    compare(expected.iloc[::-1], expected, {"ordered": False})
+    with pytest.raises(Wrong, match="순서"):
+        compare(expected.iloc[::-1], expected)
+
+
+def test_all_missing_values_are_equal():
+    compare(pd.Series([1.0, float("nan")]), pd.Series([1.0, None], dtype="Float64"))
+    compare(pd.Series([pd.NA, 2], dtype="Int64"), pd.Series([float("nan"), 2.0]))
+    with pytest.raises(Wrong):
+        compare(pd.Series([1.0, float("nan")]), pd.Series([1.0, 0.0]))

@@ -109,7 +109,19 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (numbers.Number, np.number)) and not isinstance(value, bool)
 
 
+def _is_missing(value: Any) -> bool:
+    try:
+        import pandas as pd
+
+        result = pd.isna(value)
+    except (TypeError, ValueError, ImportError):
+        return False
+    return isinstance(result, bool) and result
+
+
 def _scalar_equal(a: Any, b: Any, rtol: float, atol: float) -> bool:
+    if _is_missing(a) or _is_missing(b):
+        return _is_missing(a) and _is_missing(b)  # NaN, None, pd.NA and NaT are all "missing"
     if _is_number(a) and _is_number(b):
         return _numbers_close(a, b, rtol, atol)
     if isinstance(a, str) and isinstance(b, str):
@@ -159,20 +171,30 @@ def _compare_frames(answer, expected, opts: dict[str, Any]) -> None:
         raise Wrong(f"열(column)이 달라요: 필요한 열은 {need}인데 {got}예요.")
     if len(answer) != len(expected):
         raise Wrong(f"행(row) 수가 달라요: 기대한 값은 {len(expected)}행인데 {len(answer)}행이에요.")
-    columns = [c for c in expected.columns]
-    a = answer[[c for c in columns]] if list(answer.columns) != columns else answer
+    columns = list(expected.columns)
+    lookup = {str(c): c for c in answer.columns}
+    a = answer[[lookup[str(c)] for c in columns]]
+    a.columns = columns
     e = expected
-    if opts.get("ignore_index", False) or not opts.get("ordered", True):
-        a = a.reset_index(drop=opts.get("ignore_index", False))
-        e = e.reset_index(drop=opts.get("ignore_index", False))
-    if not opts.get("ordered", True):
+    if not opts.get("ignore_index", False):
+        a_index, e_index = [str(i) for i in a.index], [str(i) for i in e.index]
+        if sorted(a_index) != sorted(e_index):
+            missing = [i for i in e_index if i not in set(a_index)][:3]
+            raise Wrong(f"인덱스(행 이름표)가 달라요. 빠진 항목 예: {missing}")
+        if opts.get("ordered", True):
+            if a_index != e_index:
+                raise Wrong(f"행 순서가 달라요: {e_index[:3]} … 순서로 정렬해야 해요.")
+        elif len(set(e_index)) == len(e_index):
+            a = a.set_axis(a_index).reindex(e_index)
+            e = e.set_axis(e_index)
+    elif not opts.get("ordered", True):
         keys = list(a.columns)
         try:
             a = a.sort_values(keys, ignore_index=True)
             e = e.sort_values(keys, ignore_index=True)
         except TypeError:
             pass
-    for column in a.columns:
+    for column in columns:
         left, right = a[column].reset_index(drop=True), e[column].reset_index(drop=True)
         inner = dict(opts, ignore_index=True, ordered=True)
         try:
