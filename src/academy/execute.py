@@ -359,7 +359,7 @@ def _execute_pending(pending, results, cache_dir, build, env, jobs, timeout, mem
             ): (nb, rel, key)
             for nb, rel, output, key in pending
         }
-        bar = _progress(len(futures), progress)
+        bar = progress_bar(len(futures), progress, "노트북 실행 (executing)", lambda row: f"{row.status} {Path(row.notebook).name}")
         for future in as_completed(futures):
             nb, rel, key = futures[future]
             try:
@@ -375,28 +375,21 @@ def _execute_pending(pending, results, cache_dir, build, env, jobs, timeout, mem
         bar(None)
 
 
-def _progress(total: int, enabled: bool):
-    """A rich progress bar with ETA; returns an update callback (None closes it)."""
+def progress_bar(total: int, enabled: bool, label: str, describe):
+    """A rich progress bar with ETA; returns update(item), and update(None) closes it."""
     if not enabled:
-        return lambda row: None
+        return lambda item: None
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    bar = Progress(
-        TextColumn("노트북 실행 (executing)"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        TextColumn("{task.description}"),
-        transient=False,
-    )
+    bar = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), TextColumn("{task.description}"))
     bar.start()
     task = bar.add_task("", total=total)
 
-    def update(row):
-        if row is None:
+    def update(item):
+        if item is None:
             bar.stop()
             return
-        bar.update(task, advance=1, description=f"{row.status} {Path(row.notebook).name}")
+        bar.update(task, advance=1, description=describe(item))
 
     return update
 

@@ -435,7 +435,7 @@ def _ensure_released(assignment: str, course: Path) -> None:
 
 
 def _run_jobs(todo: list[Job], course: Path, jobs: int, results: dict, progress: bool) -> None:
-    from academy.execute import quiet_home_env
+    from academy.execute import progress_bar, quiet_home_env
 
     context = multiprocessing.get_context("spawn")
     manager = context.Manager()
@@ -446,7 +446,7 @@ def _run_jobs(todo: list[Job], course: Path, jobs: int, results: dict, progress:
     env = quiet_home_env(config.build_dir() / "home")
     env["ACADEMY_ROOT"] = str(config.project_root())
     env["ACADEMY_CACHE_DIR"] = os.environ.get("ACADEMY_CACHE_DIR", str(config.cache_dir()))
-    bar = _progress(len(todo), progress)
+    bar = progress_bar(len(todo), progress, "채점 (grading)", lambda r: f"{r['student_id']}: {r['status']}")
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(slots, env)) as pool:
         futures = {pool.submit(grade_one, job, str(course)): job for job in todo}
         for future in as_completed(futures):
@@ -469,24 +469,6 @@ def _run_jobs(todo: list[Job], course: Path, jobs: int, results: dict, progress:
             bar(result)
     bar(None)
     manager.shutdown()
-
-
-def _progress(total: int, enabled: bool):
-    if not enabled:
-        return lambda r: None
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    bar = Progress(TextColumn("채점 (grading)"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), TextColumn("{task.description}"))
-    bar.start()
-    task = bar.add_task("", total=total)
-
-    def update(result):
-        if result is None:
-            bar.stop()
-            return
-        bar.update(task, advance=1, description=f"{result['student_id']}: {result['status']}")
-
-    return update
 
 
 def record_gradebook(course: Path, assignment: str, results: list[dict]) -> None:
