@@ -126,9 +126,13 @@ def test_report_and_similarity(corpus_run, monkeypatch, tmp_path):
 @needs_sandbox
 def test_unchanged_batch_regrades_nothing_and_killed_batch_resumes(tmp_path):
     fixtures = {f"s{i:02d}": CORPUS / "baseline-correct.ipynb" for i in range(3)}
-    fixtures["s03"] = ROOT / "tests" / "fixtures" / "assignments" / ASSIGNMENT / "wrong-off-by-one.ipynb"
+    fixtures["s03"] = ROOT / "tests" / "fixtures" / "assignments" / ASSIGNMENT / "wrong-aggregation-denominator.ipynb"
     course = _course(tmp_path, fixtures)
     first = engine.grade(ASSIGNMENT, course, jobs=2, progress=False)
+    hidden_failure = first[3]["tests"]["test_food_share_values"]
+    assert not hidden_failure["passed"]
+    assert "기대한 값" in hidden_failure["detail"], "the instructor sees the full reason"
+    assert "기대한 값" not in hidden_failure["message"] and "숨겨진 테스트" in hidden_failure["message"]
     stamps = {p.name: p.stat().st_mtime_ns for p in (course / "reports" / ASSIGNMENT / "results").glob("*.json")}
     again = engine.grade(ASSIGNMENT, course, jobs=2, progress=False)
     assert [r["key"] for r in again] == [r["key"] for r in first]

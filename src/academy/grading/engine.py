@@ -248,6 +248,21 @@ def _run_test(step, kernel: SandboxKernel, trusted: dict, answer_names: set[str]
     return step.points, ""
 
 
+def _student_message(step, kernel, trusted, answer_names, detail: str) -> str:
+    """Hidden tests' messages can reveal expected values: students see the visible part's message."""
+    import dataclasses
+
+    from academy.grading.submissions import visible_part
+
+    visible = dataclasses.replace(step, source=visible_part(step.source))
+    points, message = _run_test(visible, kernel, trusted, answer_names)
+    if points < step.points:
+        return message
+    if "변수나 함수" in detail or "커널" in detail or "시간 초과" in detail:
+        return detail  # missing names, a dead kernel or a timeout reveal nothing hidden
+    return "숨겨진 테스트를 통과하지 못했어요. 다른 입력(다른 구·군, 다른 연도 등)에서도 맞는지 확인하세요. (hidden test failed)"
+
+
 def grade_one(job: Job, course: str) -> dict:
     """Grade one submission in this worker's sandbox slot; never raises."""
     from academy.sandbox import Sandbox
@@ -305,9 +320,16 @@ def grade_one(job: Job, course: str) -> dict:
                     outputs = [nbformat.v4.new_output("stream", name="stderr", text=f"실행하지 않았어요: {exc}")]
                 executed_cells.append(("code", step, outputs))
             else:
-                points, message = _run_test(step, kernel, trusted, answer_names)
-                result["tests"][step.grade_id] = {"points": points, "max": step.points, "passed": points >= step.points, "message": message}
-                executed_cells.append(("test", step, points, message))
+                points, detail = _run_test(step, kernel, trusted, answer_names)
+                message = detail
+                if points < step.points and "BEGIN HIDDEN TESTS" in step.source:
+                    message = _student_message(step, kernel, trusted, answer_names, detail)
+                result["tests"][step.grade_id] = {
+                    "points": points, "max": step.points, "passed": points >= step.points,
+                    "message": message,  # shown to the student
+                    "detail": detail,  # for the instructor (may reveal hidden expected values)
+                }
+                executed_cells.append(("test", step, points, detail))
     except Exception as exc:  # an engine bug must not lose the submission
         result.update(status=STATUS_FAILED, reason=f"채점 중 내부 오류: {exc}\nInternal grading error: {traceback.format_exc()[-600:]}")
     finally:
