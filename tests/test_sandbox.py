@@ -89,3 +89,18 @@ def test_cleanup_kills_escaped_processes(tmp_path):
     alive = [p for p in psutil.process_iter(["uids", "status"]) if p.info["uids"] and p.info["uids"].real == uid and p.info["status"] != psutil.STATUS_ZOMBIE]
     assert not alive
     assert kill_uid(uid) == 0
+
+
+def test_needed_paths_under_tmp_stay_visible(tmp_path, monkeypatch):
+    """CI may clone the project under /tmp: the private /tmp must keep what the kernel needs."""
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    (mirror / "x.txt").write_text("kept")
+    (tmp_path / "private.txt").write_text("gone")
+    monkeypatch.setenv("ACADEMY_DATA_DIR", str(mirror))
+    k = SandboxKernel(Sandbox(9, config.build_dir() / "sandbox", masks=[]))
+    try:
+        text, _, _ = run(k, f"import os\nprint(open({str(mirror / 'x.txt')!r}).read(), os.path.exists({str(tmp_path / 'private.txt')!r}))")
+    finally:
+        k.close()
+    assert text == "kept False"

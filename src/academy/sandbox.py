@@ -57,6 +57,7 @@ class SandboxSpec:
     masks: list[str] = field(default_factory=list)
     limits: dict = field(default_factory=dict)
     env: dict = field(default_factory=dict)
+    keep: list[str] = field(default_factory=list)  # paths that stay visible even under the private /tmp
 
 
 def available() -> tuple[bool, str]:
@@ -99,6 +100,7 @@ class Sandbox:
             masks=self.masks,
             limits=asdict(self.limits),
             env={k: os.environ[k] for k in KEEP_ENV if k in os.environ},
+            keep=self._needed_paths(),
         )
         return [
             "unshare",
@@ -117,6 +119,15 @@ class Sandbox:
             "--",
             *kernel_argv,
         ]
+
+    def _needed_paths(self) -> list[str]:
+        """What the kernel must reach: the engine's code, the interpreter, the data, its work dir."""
+        from academy import config
+
+        paths = [config.project_root(), Path(sys.prefix), Path(sys.base_prefix), self.runtime, config.cache_dir()]
+        if config.data_mirror():
+            paths.append(config.data_mirror())
+        return [str(Path(p).resolve()) for p in paths]
 
     def start_kernel(self, startup_timeout: float = 60):
         """Start a sandboxed ipykernel; returns (KernelManager, BlockingKernelClient)."""
@@ -354,6 +365,27 @@ def _traversable_python() -> None:
             break
 
 
+def _private_tmp(keep: list[str], size_mb: int) -> None:
+    """A fresh /tmp (other users' and graders' temp files vanish), keeping needed paths.
+
+    A checkout, virtualenv or data cache may itself live under /tmp (CI clones often do):
+    those are bound aside, the tmpfs is mounted, and they are bound back at the same paths.
+    """
+    tmp = Path("/tmp")
+    inside = sorted({Path(p) for p in keep if Path(p) != tmp and tmp in Path(p).parents and Path(p).exists()})
+    roots = [p for p in inside if not any(q in p.parents for q in inside)]
+    staged = []
+    for i, path in enumerate(roots):
+        staging = Path("/run") / f"academy-keep-tmp-{os.getpid()}-{i}"
+        staging.mkdir(parents=True, exist_ok=True)
+        _mount("--bind", str(path), str(staging))
+        staged.append((staging, path))
+    _mount("-t", "tmpfs", "-o", f"mode=1777,size={size_mb}m", "tmpfs", "/tmp")
+    for staging, path in staged:
+        path.mkdir(parents=True, exist_ok=True)
+        _mount("--bind", str(staging), str(path))
+
+
 def _mask(path: str) -> None:
     target = Path(path)
     if target.is_dir():
@@ -388,7 +420,7 @@ def _no_new_privs() -> None:
 
 def launch(spec: SandboxSpec, argv: list[str]) -> None:
     limits = Limits(**spec.limits)
-    _mount("-t", "tmpfs", "-o", f"mode=1777,size={limits.tmp_mb}m", "tmpfs", "/tmp")
+    _private_tmp(spec.keep, limits.tmp_mb)
     if Path("/dev/shm").exists():
         _mount("-t", "tmpfs", "-o", "mode=1777,size=16m", "tmpfs", "/dev/shm")
     _traversable_python()
