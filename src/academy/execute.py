@@ -106,6 +106,8 @@ def quiet_home_env(base: Path) -> dict[str, str]:
         d.mkdir(parents=True, exist_ok=True)
     env = {k: str(v) for k, v in dirs.items()}
     env["JUPYTER_PLATFORM_DIRS"] = "1"
+    # Notebooks run side by side on few cores; BLAS/OpenMP thread pools would fight.
+    env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
     # Kernels inherit this; a caller's MPLBACKEND=Agg would silently drop every figure.
     env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     env["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
