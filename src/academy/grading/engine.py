@@ -430,6 +430,19 @@ def grade(
             results[job.student] = previous  # unchanged, or not asked for this time
         elif selected:
             todo.append(job)
+    # Structure and size are checked before anything is queued: a broken file never
+    # occupies a sandbox, and it is reported (and kept) like every other result.
+    queued = []
+    for job in todo:
+        try:
+            read_submission(Path(job.submission))
+        except BadSubmission:
+            result = grade_one(job, str(course))  # returns at once with status "failed"
+            _write_json(Path(job.result_path), result)
+            results[job.student] = result
+        else:
+            queued.append(job)
+    todo = queued
     if todo:
         _run_jobs(todo, course, jobs, results, progress)
     everyone = [results[j.student] for j in work if j.student in results]
