@@ -329,6 +329,10 @@ def run(
             output.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(cache_dir / f"{key}.ipynb", output)
             row.notebook, row.output, row.cached = str(rel), str(output), True
+            proofs = cache_dir / f"{key}.checks.jsonl"
+            if proofs.exists():  # the self-check proofs recorded when this result was made
+                (build / "checks").mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(proofs, build / "checks" / f"{rel.stem}.jsonl")
             results[str(nb)] = row
             continue
         pending.append((nb, rel, output, key))
@@ -373,6 +377,9 @@ def _execute_pending(pending, results, cache_dir, build, env, jobs, timeout, mem
             if row.status == "ok":
                 (cache_dir / f"{key}.json").write_text(json.dumps(asdict(row)))
                 shutil.copyfile(row.output, cache_dir / f"{key}.ipynb")
+                proofs = checks_dir / f"{rel.stem}.jsonl"
+                if proofs.exists():
+                    shutil.copyfile(proofs, cache_dir / f"{key}.checks.jsonl")
             bar(row)
         bar(None)
 
