@@ -90,8 +90,18 @@ def test_lesson_exercises_have_checks(path):
 
 @pytest.fixture(scope="session")
 def course_run():
-    """Execute every lesson once (parallel, cached) and share the report."""
-    return execute.run(LESSONS, jobs=2, progress=False)
+    """Execute every lesson once (parallel, cached) and share the report.
+
+    Under pytest-xdist more than one worker may need this: a file lock makes the first one
+    execute and the others reuse its cached results.
+    """
+    import fcntl
+
+    lock_path = config.build_dir() / ".course-run.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return execute.run(LESSONS, jobs=2, progress=False)
 
 
 @pytest.mark.notebooks
@@ -109,8 +119,8 @@ def test_lesson_executes_and_produces_its_outputs(course_run, path):
     assert images, "a lesson should show at least one figure"
     # Every exercise's checker proved itself (reference passes, wrong answers fail).
     spec = yaml.safe_load(path.with_name(path.stem + ".checks.yml").read_text(encoding="utf-8"))
-    report = config.build_dir() / "checks" / f"{path.stem}.jsonl"
-    proved = {json.loads(line)["exercise"] for line in report.read_text().splitlines()}
+    assert row.proofs, "no self-check proofs were recorded"
+    proved = {json.loads(line)["exercise"] for line in Path(row.proofs).read_text().splitlines()}
     assert set(spec) <= proved, f"unproved checkers: {set(spec) - proved}"
     # No stray stderr (warnings a student would see as noise).
     stderr = [o.text for o in outputs if o.output_type == "stream" and o.name == "stderr"]

@@ -42,6 +42,7 @@ class NotebookResult:
     output: str
     error: str = ""
     over_budget: bool = False
+    proofs: str = ""  # JSON lines of the self-check proofs this run recorded
 
 
 @dataclass
@@ -226,7 +227,7 @@ def execute_one(
         return NotebookResult(notebook, "missing", 0.0, 0.0, False, "", "notebook not found")
     os.environ["ACADEMY_CHECKS_SELFTEST"] = "1"
     os.environ["ACADEMY_CHECKS_REPORT"] = checks_report
-    Path(checks_report).unlink(missing_ok=True)
+    Path(checks_report).unlink(missing_ok=True)  # the name is unique to this execution
     watchdog = _Watchdog(timeout, memory_mb)
     started = time.monotonic()
     watchdog.start()
@@ -261,6 +262,7 @@ def execute_one(
         cached=False,
         output=str(target),
         error=error,
+        proofs=checks_report if Path(checks_report).exists() else "",
     )
 
 
@@ -329,10 +331,8 @@ def run(
             output.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(cache_dir / f"{key}.ipynb", output)
             row.notebook, row.output, row.cached = str(rel), str(output), True
-            proofs = cache_dir / f"{key}.checks.jsonl"
-            if proofs.exists():  # the self-check proofs recorded when this result was made
-                (build / "checks").mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(proofs, build / "checks" / f"{rel.stem}.jsonl")
+            proofs = cache_dir / f"{key}.checks.jsonl"  # recorded when this result was made
+            row.proofs = str(proofs) if proofs.exists() else ""
             results[str(nb)] = row
             continue
         pending.append((nb, rel, output, key))
@@ -361,7 +361,7 @@ def _execute_pending(pending, results, cache_dir, build, env, jobs, timeout, mem
                 timeout,
                 memory_mb,
                 parameters,
-                str(checks_dir / f"{rel.stem}.jsonl"),
+                str(checks_dir / f"{rel.stem}-{os.getpid()}-{time.time_ns()}.jsonl"),
             ): (nb, rel, key)
             for nb, rel, output, key in pending
         }
@@ -377,9 +377,8 @@ def _execute_pending(pending, results, cache_dir, build, env, jobs, timeout, mem
             if row.status == "ok":
                 (cache_dir / f"{key}.json").write_text(json.dumps(asdict(row)))
                 shutil.copyfile(row.output, cache_dir / f"{key}.ipynb")
-                proofs = checks_dir / f"{rel.stem}.jsonl"
-                if proofs.exists():
-                    shutil.copyfile(proofs, cache_dir / f"{key}.checks.jsonl")
+                if row.proofs:
+                    shutil.copyfile(row.proofs, cache_dir / f"{key}.checks.jsonl")
             bar(row)
         bar(None)
 
