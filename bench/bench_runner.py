@@ -25,8 +25,9 @@ def main() -> None:
     args = parser.parse_args()
 
     from academy import execute
+    from academy.cli import lesson_notebooks
 
-    notebooks = execute.discover([ROOT / "course"])[: args.count]
+    notebooks = lesson_notebooks()[: args.count]
     if len(notebooks) < args.count:
         print(f"warning: only {len(notebooks)} notebooks in course/")
     work = Path(tempfile.mkdtemp(prefix="bench-runner-"))
@@ -65,13 +66,13 @@ def main() -> None:
     subprocess.run([sys.executable, "-m", "academy.cli", "run", "--jobs", str(args.jobs)],
                    env=dict(env, ACADEMY_BUILD_DIR=str(all_build)), stdout=subprocess.DEVNULL, check=False)
     cached = time.perf_counter() - start
-    total = len(execute.discover([ROOT / "course"]))
+    total = len(lesson_notebooks())
 
-    print(f"notebooks: {len(notebooks)} (of {total} in course/)")
+    print(f"notebooks: {len(notebooks)} (of {total} lessons)")
     print(f"sequential papermill CLI loop: {sequential:.1f} s")
     print(f"academy run --jobs {args.jobs}:          {parallel:.1f} s")
     print(f"ratio (papermill / academy):   {sequential / parallel:.2f}x  (target >= 2x)")
-    print(f"cached re-run of all {total} notebooks via the CLI: {cached:.2f} s  (target <= 3 s)")
+    print(f"cached re-run of all {total} lessons via the CLI: {cached:.2f} s  (target <= 3 s)")
     shutil.rmtree(work, ignore_errors=True)
 
 
