@@ -329,7 +329,10 @@ def run(
         if use_cache and hit.exists() and (cache_dir / f"{key}.ipynb").exists():
             row = NotebookResult(**json.loads(hit.read_text()))
             output.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(cache_dir / f"{key}.ipynb", output)
+            # Atomic: another process (an xdist worker) may be reading this executed copy.
+            tmp = output.with_suffix(f".{os.getpid()}.tmp")
+            shutil.copyfile(cache_dir / f"{key}.ipynb", tmp)
+            tmp.replace(output)
             row.notebook, row.output, row.cached = str(rel), str(output), True
             proofs = cache_dir / f"{key}.checks.jsonl"  # recorded when this result was made
             row.proofs = str(proofs) if proofs.exists() else ""
