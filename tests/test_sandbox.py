@@ -92,15 +92,43 @@ def test_cleanup_kills_escaped_processes(tmp_path):
 
 
 def test_needed_paths_under_tmp_stay_visible(tmp_path, monkeypatch):
-    """CI may clone the project under /tmp: the private /tmp must keep what the kernel needs."""
+    """CI may clone the project under /tmp: the private /tmp must keep what the kernel needs,
+    also when the data folder is configured through a symlink (only its target is kept)."""
     mirror = tmp_path / "mirror"
     mirror.mkdir()
     (mirror / "x.txt").write_text("kept")
+    (tmp_path / "link").symlink_to(mirror)
     (tmp_path / "private.txt").write_text("gone")
-    monkeypatch.setenv("ACADEMY_DATA_DIR", str(mirror))
+    monkeypatch.setenv("ACADEMY_DATA_DIR", str(tmp_path / "link"))
     k = SandboxKernel(Sandbox(9, config.build_dir() / "sandbox", masks=[]))
     try:
-        text, _, _ = run(k, f"import os\nprint(open({str(mirror / 'x.txt')!r}).read(), os.path.exists({str(tmp_path / 'private.txt')!r}))")
+        code = f"import os\nfrom academy import config\nprint((config.data_mirror() / 'x.txt').read_text(), os.path.exists({str(tmp_path / 'private.txt')!r}))"
+        text, _, _ = run(k, code)
     finally:
         k.close()
     assert text == "kept False"
+
+
+def test_kernel_is_a_normal_ipykernel_with_inline_plots(kernel):
+    k, _, _ = kernel
+    _, error, outputs = run(k, "import matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\nplt.show()")
+    assert not error
+    assert any("image/png" in o.get("data", {}) for o in outputs), outputs
+    text, _, _ = run(k, "import sys\nprint(sys.argv[0], 'debugpy' in sys.modules and sys.modules['debugpy'] is None)")
+    assert text == "ipykernel_launcher True"
+
+
+def test_preloaded_tables_reach_the_kernel_without_reading(tmp_path):
+    box = Sandbox(8, config.build_dir() / "sandbox", masks=[], preload=[("busan-stores", None)])
+    k = SandboxKernel(box)
+    try:
+        code = (
+            "from academy import data\n"
+            "data._verified_path = None  # reading any file would now fail\n"
+            "stores = data.load('busan-stores')\n"
+            "print(len(stores))"
+        )
+        text, error, _ = run(k, code)
+    finally:
+        k.close()
+    assert not error and int(text) > 100_000

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from academy import assignments, config
 from academy.grading import codec
-from academy.grading.submissions import BadSubmission, plan, read_submission, visible_part
+from academy.grading.submissions import BadSubmission, names_read_first, plan, read_submission, visible_part
 
 SOURCE = nbformat.read(
     config.project_root() / "assignments" / "source" / "02-pandas-basics" / "02-pandas-basics.ipynb", 4
@@ -68,6 +68,21 @@ def test_untampered_release_is_not_flagged():
     released = nbformat.read(config.project_root() / "tests" / "fixtures" / "assignments" / "02-pandas-basics" / "correct-groupby-style.ipynb", 4)
     result = plan(SOURCE, json.loads(nbformat.writes(released)), assignments.STUB)
     assert result.tamper == []
+
+
+def test_names_read_first_are_the_values_a_test_needs():
+    test = """answer = top.iloc[:, 0] if isinstance(top, pd.DataFrame) else top
+known = stores.dropna(subset=["floor"])
+expected = known.groupby("sigungu").size()
+for district, n in [("중구", 4)]:
+    result = top_categories(stores, district, n)
+total += 1
+assert sorted(x for x in answer) == [y for y in expected], (lambda q: q + shift)(1)
+"""
+    # `known`, `expected`, `district`, `n`, `result`, `x` and `q` are the test's own;
+    # `total += 1` reads total first.
+    assert names_read_first(test) == {"top", "isinstance", "pd", "stores", "top_categories", "total", "sorted", "shift"}
+    assert names_read_first("x = (") == set()
 
 
 def test_visible_part_drops_hidden_region():

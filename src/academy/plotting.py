@@ -32,6 +32,17 @@ HOUSE_STYLE = {
 }
 
 
+def register_fonts() -> None:
+    """Make NanumGothic available without touching any style setting.
+
+    Importing koreanize-matplotlib takes ~0.2 s and changes rcParams; the grading
+    sandbox's fork server calls this once so its kernels only pay for `setup()`'s style.
+    """
+    saved = matplotlib.rcParams.copy()
+    _register_korean_font()
+    matplotlib.rcParams.update(saved)
+
+
 def _register_korean_font() -> None:
     # koreanize_matplotlib registers NanumGothic and sets the font family on import.
     import koreanize_matplotlib  # noqa: F401

@@ -1,26 +1,29 @@
 """Isolation for untrusted notebooks: a Jupyter kernel in a box.
 
 A sandboxed kernel runs
-  * in fresh network, mount and PID namespaces (``unshare``): no network at all (not
-    even loopback is up), the kernel is PID 1 of its namespace so every process it
-    starts dies with it, and its view of the file system hides what it must not read;
+  * in fresh network, mount and PID namespaces: no network at all (not even loopback is
+    up), the kernel is PID 1 of its namespace so every process it starts dies with it, and
+    its view of the file system hides what it must not read;
   * as an unprivileged user (one uid per slot, ``61000 + slot``) with no groups and
     ``no_new_privs``;
   * with resource limits: address space, CPU seconds, processes, file size, open files;
   * with a scrubbed environment (no NBGRADER_* hints, HOME and /tmp private);
   * talking to the grader over the IPC (Unix socket) transport, the only channel out.
 
-``Sandbox.start_kernel()`` returns a started jupyter_client KernelManager and client;
-``Sandbox.cleanup()`` kills every process of the slot's uid and removes its files.
-Running as root is required for namespaces and the uid switch; `available()` says
-whether this machine can do it.
+Kernels come from a fork server: a clean root process (``python -m academy.sandbox``,
+started with the scrubbed environment, never holding grader data) that has imported the
+kernel and the course's libraries once. For each kernel it forks; the child enters new
+namespaces, forks the namespace's PID 1, which mounts, limits, drops privileges and starts
+ipykernel in-process. Starting a kernel this way costs a fork instead of a Python start-up
+plus imports, which is most of a small submission's grading time.
 
-The namespace set-up runs in a small launcher, ``python -m academy.sandbox``, started by
-``unshare`` as root inside the new namespaces; it mounts, limits, drops privileges and
-execs the kernel.
+``Sandbox.start_kernel()`` returns a connected kernel client; ``Sandbox.cleanup()`` kills
+every process of the slot's uid and removes its files. Running as root is required for
+namespaces and the uid switch; `available()` says whether this machine can do it.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -75,13 +78,16 @@ def available() -> tuple[bool, str]:
 class Sandbox:
     """One slot: a uid, a private work directory, and at most one kernel at a time."""
 
-    def __init__(self, slot: int, runtime: Path, masks: list[Path], limits: Limits | None = None):
+    def __init__(self, slot: int, runtime: Path, masks: list[Path], limits: Limits | None = None, preload=()):
+        """``preload``: (dataset, table) pairs the kernel will load; the fork server keeps
+        them parsed in memory so each kernel gets them without reading (academy.data.preload)."""
         self.slot = slot
+        self.preload = [list(p) for p in preload]
         self.uid, self._uid_lock = claim_uid(BASE_UID + slot)
         self.runtime = Path(runtime) / f"uid-{self.uid}"
         self.masks = [str(Path(m).resolve()) for m in masks]
         self.limits = limits or Limits()
-        self.km = None
+        self.pid: int | None = None
         self.kc = None
 
     # ---- lifecycle -----------------------------------------------------------
@@ -93,32 +99,23 @@ class Sandbox:
             os.chown(path, self.uid, self.uid)
             os.chmod(path, 0o700)
 
-    def launcher_command(self, kernel_argv: list[str]) -> list[str]:
-        spec = SandboxSpec(
+    def spec(self) -> SandboxSpec:
+        from academy import config
+
+        env = {k: os.environ[k] for k in KEEP_ENV if k in os.environ}
+        # Resolved: a data folder reached through a symlink elsewhere under /tmp would
+        # vanish behind the sandbox's private /tmp.
+        if config.data_mirror():
+            env["ACADEMY_DATA_DIR"] = str(config.data_mirror())
+        env["ACADEMY_CACHE_DIR"] = str(config.cache_dir().resolve())
+        return SandboxSpec(
             uid=self.uid,
             workdir=str(self.runtime / "work"),
             masks=self.masks,
             limits=asdict(self.limits),
-            env={k: os.environ[k] for k in KEEP_ENV if k in os.environ},
+            env=env,
             keep=self._needed_paths(),
         )
-        return [
-            "unshare",
-            "--net",
-            "--mount",
-            "--pid",
-            "--fork",
-            "--kill-child",
-            "--mount-proc",
-            "--propagation",
-            "private",
-            sys.executable,
-            "-m",
-            "academy.sandbox",
-            json.dumps(asdict(spec)),
-            "--",
-            *kernel_argv,
-        ]
 
     def _needed_paths(self) -> list[str]:
         """What the kernel must reach: the engine's code, the interpreter, the data, its work dir."""
@@ -130,53 +127,87 @@ class Sandbox:
         return [str(Path(p).resolve()) for p in paths]
 
     def start_kernel(self, startup_timeout: float = 60):
-        """Start a sandboxed ipykernel; returns (KernelManager, BlockingKernelClient)."""
-        from jupyter_client import KernelManager
-
-        sandbox = self
-
-        class SandboxKernelManager(KernelManager):
-            def format_kernel_cmd(self, extra_arguments=None):
-                argv = [sys.executable, "-m", "ipykernel_launcher", "-f", self.connection_file]
-                return sandbox.launcher_command(argv)
+        """Start a sandboxed ipykernel; returns a connected BlockingKernelClient."""
+        from jupyter_client import BlockingKernelClient
+        from jupyter_client.connect import write_connection_file
 
         self.prepare()
         connection = self.runtime / "kernel.json"
-        km = SandboxKernelManager(transport="ipc", ip=str(self.runtime / "ipc"), connection_file=str(connection))
-        km.write_connection_file()
+        write_connection_file(str(connection), transport="ipc", ip=str(self.runtime / "ipc"), key=os.urandom(16).hex().encode())
         os.chown(connection, self.uid, self.uid)
-        self._log = open(self.runtime / "kernel.log", "wb")  # kernel chatter stays out of the grader's output
-        km.start_kernel(env={"PATH": os.environ.get("PATH", "")}, stdout=self._log, stderr=self._log)
-        kc = km.client()
+        self.pid = fork_server().spawn(self.spec(), str(connection), str(self.runtime / "kernel.log"), self.preload)
+        kc = BlockingKernelClient(connection_file=str(connection))
+        kc.load_connection_file()
         kc.start_channels()
         try:
-            kc.wait_for_ready(timeout=startup_timeout)
+            _wait_until_ready(kc, self.is_alive, startup_timeout)
         except RuntimeError:
             kc.stop_channels()
-            km.shutdown_kernel(now=True)
+            self.stop_kernel()
             raise
-        self.km, self.kc = km, kc
-        return km, kc
+        self.kc = kc
+        return kc
+
+    def is_alive(self) -> bool:
+        """The kernel's outer process (the fork server's child) is running."""
+        import psutil
+
+        try:
+            return self.pid is not None and psutil.Process(self.pid).status() != psutil.STATUS_ZOMBIE
+        except psutil.Error:
+            return False
 
     def stop_kernel(self) -> None:
-        log = getattr(self, "_log", None)
-        if log is not None:
-            log.close()
-            self._log = None
         if self.kc is not None:
             self.kc.stop_channels()
-        if self.km is not None:
-            try:
-                self.km.shutdown_kernel(now=True)
-            except Exception:
-                pass
-        self.km = self.kc = None
+            self.kc = None
+        if self.pid is not None:
+            kill_uid(self.uid)  # the kernel is PID 1 of its namespace: the rest dies with it
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+            self.pid = None
 
     def cleanup(self) -> None:
         """Kill every process of this slot's uid and remove its files."""
         self.stop_kernel()
         kill_uid(self.uid)
         shutil.rmtree(self.runtime, ignore_errors=True)
+
+
+def _wait_until_ready(kc, is_alive, timeout: float) -> None:
+    """kernel_info answered on shell and seen on iopub (so no output is lost); notices death."""
+    import queue
+
+    deadline = time.monotonic() + timeout
+    while True:
+        msg_id = kc.kernel_info()
+        seen = time.monotonic() + 0.1  # iopub may not be subscribed yet: ask again soon
+        while time.monotonic() < seen:
+            try:
+                msg = kc.get_iopub_msg(timeout=0.05)
+            except queue.Empty:
+                if not is_alive():
+                    raise RuntimeError("the sandboxed kernel exited during start-up (see kernel.log)") from None
+                continue
+            if msg.get("parent_header", {}).get("msg_id") == msg_id:
+                _drain_shell_until(kc, msg_id)
+                return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the sandboxed kernel did not start within {timeout:.0f} s")
+
+
+def _drain_shell_until(kc, msg_id: str) -> None:
+    """Consume kernel_info replies up to ours: the shell queue must be empty for execute replies."""
+    import queue
+
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            reply = kc.get_shell_msg(timeout=0.2)
+        except queue.Empty:
+            continue
+        if reply.get("parent_header", {}).get("msg_id") == msg_id:
+            return
 
 
 class KernelGone(Exception):
@@ -188,7 +219,7 @@ class SandboxKernel:
 
     def __init__(self, sandbox):
         self.sandbox = sandbox
-        self.km, self.kc = sandbox.start_kernel()
+        self.kc = sandbox.start_kernel()
         self.dead_reason = ""
 
     def run(self, code: str, timeout: float) -> tuple[list[dict], str]:
@@ -242,7 +273,7 @@ class SandboxKernel:
             try:
                 msg = self.kc.get_iopub_msg(timeout=min(0.2, remaining))
             except queue.Empty:
-                if not self.km.is_alive():
+                if not self.sandbox.is_alive():
                     self.kill("커널이 비정상 종료되었어요 (kernel died: memory limit, os._exit or crash)")
                     raise KernelGone(self.dead_reason) from None
                 continue
@@ -283,7 +314,7 @@ class SandboxKernel:
         self.sandbox.cleanup()
 
 
-_CLAIMED: dict[int, object] = {}
+_CLAIMED: dict[int, tuple[int, object]] = {}  # preferred uid -> the uid claimed for it
 
 
 def claim_uid(preferred: int, span: int = 1000) -> tuple[int, object]:
@@ -295,7 +326,7 @@ def claim_uid(preferred: int, span: int = 1000) -> tuple[int, object]:
     import fcntl
 
     if preferred in _CLAIMED:
-        return preferred, _CLAIMED[preferred]
+        return _CLAIMED[preferred]
     locks = Path("/run/academy-sandbox")
     locks.mkdir(parents=True, exist_ok=True)
     candidates = [preferred] + [BASE_UID + i for i in range(span) if BASE_UID + i != preferred]
@@ -306,7 +337,7 @@ def claim_uid(preferred: int, span: int = 1000) -> tuple[int, object]:
         except OSError:
             handle.close()
             continue
-        _CLAIMED[uid] = handle
+        _CLAIMED[preferred] = (uid, handle)
         return uid, handle
     raise RuntimeError("no free sandbox uid")
 
@@ -333,11 +364,188 @@ def kill_uid(uid: int) -> int:
     return killed
 
 
-# --------------------------------------------------------------------------- launcher (runs as root inside the namespaces)
+# --------------------------------------------------------------------------- fork server
+
+# Imported once by the fork server so a kernel starts without paying for them. Only what
+# course notebooks commonly use; a module that fails to import is simply not preloaded.
+PRELOAD = (
+    "numpy",
+    "pandas",
+    "pyarrow.parquet",
+    "matplotlib.pyplot",
+    "ipykernel.kernelapp",
+    "ipykernel.ipkernel",
+    "ipykernel.zmqshell",
+    "academy.data",
+    "academy.plotting",
+    "academy.checks",
+    "academy.grading.codec",
+)
+HOME = "/tmp/home"
+KERNEL_ENV = {
+    "HOME": HOME,
+    "TMPDIR": "/tmp",
+    "PYTHONNOUSERSITE": "1",
+    "PYTHONDONTWRITEBYTECODE": "1",
+    "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+    "MPLCONFIGDIR": f"{HOME}/.mpl",
+    "IPYTHONDIR": f"{HOME}/.ipython",
+    "JUPYTER_CONFIG_DIR": f"{HOME}/.jupyter",
+    "JUPYTER_DATA_DIR": f"{HOME}/.local/share/jupyter",
+    "JUPYTER_RUNTIME_DIR": f"{HOME}/.jupyter-runtime",
+    "JUPYTER_PLATFORM_DIRS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "ARROW_DEFAULT_MEMORY_POOL": "system",  # jemalloc reserves ~1 GB of address space up front
+    "MALLOC_ARENA_MAX": "2",
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+}
 
 
-def _mount(*args: str) -> None:
-    subprocess.run(["mount", *args], check=True, capture_output=True)
+class ForkServer:
+    """The grader's handle on its fork server (one per grader process)."""
+
+    def __init__(self):
+        from academy import config
+
+        env = {k: os.environ[k] for k in KEEP_ENV if k in os.environ}
+        env.update(KERNEL_ENV)
+        # Imports happen here, as root, before any sandbox exists: matplotlib's font cache
+        # must not go to the kernels' HOME.
+        env["MPLCONFIGDIR"] = str(config.build_dir() / "sandbox" / "mplconfig")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "academy.sandbox"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+            cwd="/",
+            text=True,
+        )
+
+    def spawn(self, spec: SandboxSpec, connection_file: str, log_file: str, preload=()) -> int:
+        request = {"spec": asdict(spec), "connection_file": connection_file, "log_file": log_file, "preload": list(preload)}
+        self.proc.stdin.write(json.dumps(request) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the sandbox fork server exited (code {self.proc.poll()})")
+        return json.loads(line)["pid"]
+
+
+_FORK_SERVER: ForkServer | None = None
+
+
+def fork_server() -> ForkServer:
+    """This process's fork server, started on first use (and again if it died)."""
+    global _FORK_SERVER
+    if _FORK_SERVER is None or _FORK_SERVER.proc.poll() is not None:
+        _FORK_SERVER = ForkServer()
+    return _FORK_SERVER
+
+
+def serve() -> None:
+    """The fork server's loop: one JSON request per line in, the kernel's outer pid out."""
+    import importlib
+
+    # No debugger in a sandbox: ipykernel then skips debugpy, which costs 0.5 s per kernel.
+    sys.modules["debugpy"] = None
+    for module in PRELOAD:
+        with contextlib.suppress(Exception):
+            importlib.import_module(module)
+    with contextlib.suppress(Exception):
+        importlib.import_module("academy.plotting").register_fonts()
+    preloaded: set[tuple] = set()
+    replies = os.fdopen(os.dup(1), "w")
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # stray prints must not corrupt the protocol
+    for line in sys.stdin:
+        with contextlib.suppress(ChildProcessError):
+            while os.waitpid(-1, os.WNOHANG)[0]:
+                pass  # reap finished kernels
+        request = json.loads(line)
+        for dataset, table in request.get("preload", []):
+            if (dataset, table) not in preloaded:
+                preloaded.add((dataset, table))
+                with contextlib.suppress(Exception):  # the kernel then reports the problem itself
+                    importlib.import_module("academy.data").preload(dataset, table)
+        pid = os.fork()
+        if pid == 0:
+            _kernel_child(SandboxSpec(**request["spec"]), request["connection_file"], request["log_file"])
+        replies.write(json.dumps({"pid": pid}) + "\n")
+        replies.flush()
+
+
+def _kernel_child(spec: SandboxSpec, connection_file: str, log_file: str) -> None:
+    """In the fork: new namespaces, then PID 1 of the new PID namespace becomes the kernel."""
+    try:
+        log = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+        os.closerange(3, 65536)
+        _unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID)
+        inner = os.fork()
+        if inner == 0:
+            _enter_sandbox(spec)
+            _start_kernel(connection_file)
+            os._exit(0)
+        _, status = os.waitpid(inner, 0)
+        os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+        os._exit(70)
+
+
+def _start_kernel(connection_file: str) -> None:
+    from ipykernel.kernelapp import IPKernelApp
+
+    # As `python -m ipykernel_launcher` would see it: not the fork server's directory on the path.
+    if sys.path and sys.path[0] == "/":
+        del sys.path[0]
+    sys.argv = ["ipykernel_launcher", "-f", connection_file]
+    app = IPKernelApp.instance()
+    app.initialize(["-f", connection_file])
+    app.start()
+
+
+# --------------------------------------------------------------------------- inside the namespaces (root, then the uid)
+
+CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWNET = 0x00020000, 0x20000000, 0x40000000
+MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC, MS_PRIVATE = 2, 4, 8, 4096, 16384, 1 << 18
+
+
+def _libc():
+    import ctypes
+
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _unshare(flags: int) -> None:
+    import ctypes
+
+    if _libc().unshare(flags) != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"unshare: {os.strerror(errno)}")
+
+
+def _mount(source: str | None, target: str, fstype: str | None = None, flags: int = 0, options: str | None = None) -> None:
+    import ctypes
+
+    def c(text):
+        return text.encode() if text is not None else None
+
+    if _libc().mount(c(source), c(target), c(fstype), ctypes.c_ulong(flags), c(options)) != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"mount {target}: {os.strerror(errno)}")
+
+
+def _bind(source: str, target: str) -> None:
+    _mount(source, target, None, MS_BIND | MS_REC)
+
+
+def _tmpfs(target: str, options: str) -> None:
+    _mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, options)
 
 
 def _traversable_python() -> None:
@@ -356,12 +564,12 @@ def _traversable_python() -> None:
             mode = parent.stat().st_mode
             if mode & 0o001:
                 continue
-            staging = Path("/run") / f"academy-keep-{depth}-{abs(hash(str(child)))}"
+            staging = Path("/run") / f"academy-keep-{os.getpid()}-{depth}-{abs(hash(str(child)))}"
             staging.mkdir(parents=True, exist_ok=True)
-            _mount("--bind", str(child), str(staging))
-            _mount("-t", "tmpfs", "-o", "mode=755,size=1m", "tmpfs", str(parent))
+            _bind(str(child), str(staging))
+            _tmpfs(str(parent), "mode=755,size=1m")
             child.mkdir(parents=True, exist_ok=True)
-            _mount("--bind", str(staging), str(child))
+            _bind(str(staging), str(child))
             break
 
 
@@ -378,20 +586,20 @@ def _private_tmp(keep: list[str], size_mb: int) -> None:
     for i, path in enumerate(roots):
         staging = Path("/run") / f"academy-keep-tmp-{os.getpid()}-{i}"
         staging.mkdir(parents=True, exist_ok=True)
-        _mount("--bind", str(path), str(staging))
+        _bind(str(path), str(staging))
         staged.append((staging, path))
-    _mount("-t", "tmpfs", "-o", f"mode=1777,size={size_mb}m", "tmpfs", "/tmp")
+    _tmpfs("/tmp", f"mode=1777,size={size_mb}m")
     for staging, path in staged:
         path.mkdir(parents=True, exist_ok=True)
-        _mount("--bind", str(staging), str(path))
+        _bind(str(staging), str(path))
 
 
 def _mask(path: str) -> None:
     target = Path(path)
     if target.is_dir():
-        _mount("-t", "tmpfs", "-o", "mode=000,size=1k", "tmpfs", path)
+        _tmpfs(path, "mode=000,size=1k")
     elif target.exists():
-        _mount("--bind", "/dev/null", path)
+        _bind("/dev/null", path)
 
 
 def _set_limits(limits: Limits) -> None:
@@ -411,58 +619,33 @@ def _set_limits(limits: Limits) -> None:
 
 
 def _no_new_privs() -> None:
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
     PR_SET_NO_NEW_PRIVS = 38
-    libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    _libc().prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
 
 
-def launch(spec: SandboxSpec, argv: list[str]) -> None:
+def _enter_sandbox(spec: SandboxSpec) -> None:
+    """As PID 1 of the new namespaces: mounts, environment, limits, then drop to the uid."""
+    _mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing we mount leaks to the host
+    _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)  # shows this namespace only
     limits = Limits(**spec.limits)
     _private_tmp(spec.keep, limits.tmp_mb)
     if Path("/dev/shm").exists():
-        _mount("-t", "tmpfs", "-o", "mode=1777,size=16m", "tmpfs", "/dev/shm")
+        _tmpfs("/dev/shm", "mode=1777,size=16m")
     _traversable_python()
     for path in spec.masks:
         _mask(path)
-    home = "/tmp/home"
-    os.makedirs(home, exist_ok=True)
-    os.chown(home, spec.uid, spec.uid)
-    env = dict(spec.env)
-    env.update(
-        HOME=home,
-        TMPDIR="/tmp",
-        PYTHONNOUSERSITE="1",
-        PYTHONDONTWRITEBYTECODE="1",
-        MPLBACKEND="module://matplotlib_inline.backend_inline",
-        MPLCONFIGDIR=f"{home}/.mpl",
-        IPYTHONDIR=f"{home}/.ipython",
-        JUPYTER_CONFIG_DIR=f"{home}/.jupyter",
-        JUPYTER_DATA_DIR=f"{home}/.local/share/jupyter",
-        JUPYTER_RUNTIME_DIR=f"{home}/.jupyter-runtime",
-        JUPYTER_PLATFORM_DIRS="1",
-        OPENBLAS_NUM_THREADS="1",
-        ARROW_DEFAULT_MEMORY_POOL="system",  # jemalloc reserves ~1 GB of address space up front
-        MALLOC_ARENA_MAX="2",
-        OMP_NUM_THREADS="1",
-        MKL_NUM_THREADS="1",
-    )
+    os.makedirs(HOME, exist_ok=True)
+    os.chown(HOME, spec.uid, spec.uid)
+    os.environ.clear()
+    os.environ.update(spec.env)
+    os.environ.update(KERNEL_ENV)
     os.chdir(spec.workdir)
     _set_limits(limits)
     os.setgroups([])
     os.setgid(spec.uid)
     os.setuid(spec.uid)
     _no_new_privs()
-    os.execvpe(argv[0], argv, env)
-
-
-def main(args: list[str] | None = None) -> None:
-    args = list(sys.argv[1:] if args is None else args)
-    split = args.index("--")
-    spec = SandboxSpec(**json.loads(args[0]))
-    launch(spec, args[split + 1 :])
 
 
 if __name__ == "__main__":
-    main()
+    serve()

@@ -32,12 +32,17 @@ import nbformat
 from academy import assignments, config
 from academy.grading import codec
 from academy.sandbox import KernelGone, SandboxKernel
-from academy.grading.submissions import BadSubmission, names_assigned, names_loaded, plan, read_submission
+from academy.grading.submissions import BadSubmission, names_assigned, names_read_first, plan, read_submission
 
 ENGINE_VERSION = "1"
 CELL_TIMEOUT = float(os.environ.get("ACADEMY_GRADE_CELL_TIMEOUT", 30))  # stock nbgrader: 30 s
 SUBMISSION_TIMEOUT = float(os.environ.get("ACADEMY_GRADE_SUBMISSION_TIMEOUT", 300))
 STATUS_GRADED, STATUS_REVIEW, STATUS_FAILED = "graded", "needs_review", "failed"
+# A student cell that stops on one of these hit a sandbox limit: the instructor should look.
+LIMIT_ERRORS = {
+    "MemoryError": "메모리 제한에 걸렸어요 (memory limit hit)",
+    "BlockingIOError": "프로세스 수 제한에 걸렸을 수 있어요 (process limit hit?)",
+}
 
 
 class GradingError(Exception):
@@ -113,7 +118,10 @@ def _init_worker(slots, env: dict[str, str]) -> None:
     import jupyter_client  # noqa: F401 - pay imports once per worker
     import pandas  # noqa: F401
 
+    from academy.sandbox import fork_server
+
     _SLOT = slots.get()
+    fork_server()  # starts importing the kernels' libraries while the first job is prepared
 
 
 def _trusted_namespace(source_path: str) -> tuple[dict, set]:
@@ -137,6 +145,18 @@ def _trusted_namespace(source_path: str) -> tuple[dict, set]:
                     pass  # setup that needs answers is skipped; tests then read the student's value
     _TRUSTED[source_path] = (namespace, answer_names)
     return namespace, answer_names
+
+
+def _setup_tables(source) -> list[tuple[str, str | None]]:
+    """The tables the assignment's setup cells load (kept parsed by the sandbox's fork server)."""
+    from academy import data
+
+    setup = [
+        c.source
+        for c in source.cells
+        if c.cell_type == "code" and not c.metadata.get("nbgrader", {}).get("solution") and not c.metadata.get("nbgrader", {}).get("grade")
+    ]
+    return data.loaded_tables("\n".join(setup))
 
 
 class _StudentValueError(AssertionError):
@@ -184,8 +204,11 @@ class _StudentFunction:
         raise _StudentValueError(f"함수 {self.name}()의 결과를 채점할 수 없어요 ({reply.get('unsupported') or reply.get('error')}).")
 
 
-def _fetch(kernel: SandboxKernel, name: str, refs: dict[int, str]):
-    reply = kernel.request({"op": "get", "name": name})
+def _fetch(kernel: SandboxKernel, name: str, refs: dict[int, str], replies: dict[str, dict]):
+    """The student's value of a name; ``replies`` keeps raw replies for a test's second run."""
+    if name not in replies:
+        replies[name] = kernel.request({"op": "get", "name": name})
+    reply = replies[name]
     if reply.get("missing"):
         return None, False
     if "value" in reply:
@@ -201,7 +224,7 @@ def _fetch(kernel: SandboxKernel, name: str, refs: dict[int, str]):
     return _Opaque(name, reply.get("unsupported") or reply.get("error", "?")), True
 
 
-def _run_test(step, kernel: SandboxKernel, trusted: dict, answer_names: set[str]) -> tuple[float, str]:
+def _run_test(step, kernel: SandboxKernel, trusted: dict, answer_names: set[str], replies: dict) -> tuple[float, str]:
     """Run one instructor test in the grader; returns (points earned, message)."""
     import ast
     import builtins
@@ -214,19 +237,17 @@ def _run_test(step, kernel: SandboxKernel, trusted: dict, answer_names: set[str]
         for k, v in trusted.items()
         if not k.startswith("__") and k not in answer_names and not isinstance(v, (int, float, str, bytes, bool, tuple, type(None)))
     }
-    own = names_assigned(step.source) - answer_names
-    for name in sorted(names_loaded(step.source) - own):
+    for name in sorted(names_read_first(step.source)):
         if name not in answer_names and (name in trusted or hasattr(builtins, name)):
             continue  # the instructor's own names and Python's builtins stay trusted
-        if True:
-            try:
-                value, found = _fetch(kernel, name, refs)
-            except KernelGone as exc:
-                return 0.0, f"{exc}"
-            if found:
-                namespace[name] = value
-            else:
-                namespace.pop(name, None)
+        try:
+            value, found = _fetch(kernel, name, refs, replies)
+        except KernelGone as exc:
+            return 0.0, f"{exc}"
+        if found:
+            namespace[name] = value
+        else:
+            namespace.pop(name, None)
     tree = ast.parse(step.source)
     tail = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
     sink = io.StringIO()
@@ -248,14 +269,14 @@ def _run_test(step, kernel: SandboxKernel, trusted: dict, answer_names: set[str]
     return step.points, ""
 
 
-def _student_message(step, kernel, trusted, answer_names, detail: str) -> str:
+def _student_message(step, kernel, trusted, answer_names, replies, detail: str) -> str:
     """Hidden tests' messages can reveal expected values: students see the visible part's message."""
     import dataclasses
 
     from academy.grading.submissions import visible_part
 
     visible = dataclasses.replace(step, source=visible_part(step.source))
-    points, message = _run_test(visible, kernel, trusted, answer_names)
+    points, message = _run_test(visible, kernel, trusted, answer_names, replies)
     if points < step.points:
         return message
     if "변수나 함수" in detail or "커널" in detail or "시간 초과" in detail:
@@ -299,7 +320,7 @@ def grade_one(job: Job, course: str) -> dict:
     runtime = config.build_dir() / "sandbox"
     masks = [Path(course) / d for d in ("source", "submitted", "autograded", "feedback", "release", "reports", "gradebook.db")]
     masks += [config.project_root() / d for d in (".git", "tests", "assignments", "grading")]
-    sandbox = Sandbox(_SLOT or 0, runtime, [m for m in masks if m.exists()])
+    sandbox = Sandbox(_SLOT or 0, runtime, [m for m in masks if m.exists()], preload=_setup_tables(source))
     try:
         kernel = SandboxKernel(sandbox)
     except Exception as exc:
@@ -308,6 +329,7 @@ def grade_one(job: Job, course: str) -> dict:
         result["seconds"] = round(time.monotonic() - started, 2)
         return result
     executed_cells = []
+    limits_hit: list[str] = []
     try:
         for step in steps_plan.steps:
             remaining = SUBMISSION_TIMEOUT - (time.monotonic() - started)
@@ -315,15 +337,18 @@ def grade_one(job: Job, course: str) -> dict:
                 kernel.kill(f"제출물 전체 실행 시간 초과 ({SUBMISSION_TIMEOUT}초) (submission timeout)")
             if step.kind == "student":
                 try:
-                    outputs, _ = kernel.run(step.source, min(CELL_TIMEOUT, max(remaining, 1)))
+                    outputs, error = kernel.run(step.source, min(CELL_TIMEOUT, max(remaining, 1)))
                 except KernelGone as exc:
-                    outputs = [nbformat.v4.new_output("stream", name="stderr", text=f"실행하지 않았어요: {exc}")]
+                    outputs, error = [nbformat.v4.new_output("stream", name="stderr", text=f"실행하지 않았어요: {exc}")], ""
+                if error in LIMIT_ERRORS and LIMIT_ERRORS[error] not in limits_hit:
+                    limits_hit.append(LIMIT_ERRORS[error])
                 executed_cells.append(("code", step, outputs))
             else:
-                points, detail = _run_test(step, kernel, trusted, answer_names)
+                replies: dict[str, dict] = {}  # values are fetched once per test
+                points, detail = _run_test(step, kernel, trusted, answer_names, replies)
                 message = detail
                 if points < step.points and "BEGIN HIDDEN TESTS" in step.source:
-                    message = _student_message(step, kernel, trusted, answer_names, detail)
+                    message = _student_message(step, kernel, trusted, answer_names, replies, detail)
                 result["tests"][step.grade_id] = {
                     "points": points, "max": step.points, "passed": points >= step.points,
                     "message": message,  # shown to the student
@@ -339,6 +364,7 @@ def grade_one(job: Job, course: str) -> dict:
     reasons = []
     if dead:
         reasons.append(dead)
+    reasons += limits_hit
     reasons += steps_plan.tamper
     reasons += [f"의심스러운 코드: {s}" for s in steps_plan.suspicious]
     if result["status"] == STATUS_GRADED and reasons:

@@ -206,13 +206,44 @@ def plan(source_nb, submission_nb, stub: str) -> Plan:
     return result
 
 
-def names_loaded(code: str) -> set[str]:
-    """Every name a test cell reads (including inside comprehensions and functions)."""
+def names_read_first(code: str) -> set[str]:
+    """Names a test cell reads before it assigns them itself: the values it needs from outside.
+
+    Statement by statement at module level (a `for` binds its target before its body runs);
+    names bound by comprehensions, lambdas and function parameters are their own.
+    """
     try:
         tree = ast.parse(code)
     except SyntaxError:
         return set()
-    return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
+    free: set[str] = set()
+    bound: set[str] = set()
+
+    def reads(node) -> set[str]:
+        names, local = set(), set()
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load):
+                names.add(sub.id)
+            elif isinstance(sub, ast.AugAssign) and isinstance(sub.target, ast.Name):
+                names.add(sub.target.id)  # x += 1 reads x
+            elif isinstance(sub, ast.comprehension):
+                local |= {n.id for n in ast.walk(sub.target) if isinstance(n, ast.Name)}
+            elif isinstance(sub, ast.arg):
+                local.add(sub.arg)
+        return names - local
+
+    def visit(statements) -> None:
+        for node in statements:
+            if isinstance(node, (ast.For, ast.AsyncFor)):
+                free.update(reads(node.iter) - bound)
+                bound.update(n.id for n in ast.walk(node.target) if isinstance(n, ast.Name))
+                visit(node.body + node.orelse)
+            else:
+                free.update(reads(node) - bound)
+                bound.update(_bound_by([node]))
+
+    visit(tree.body)
+    return free
 
 
 def names_assigned(code: str) -> set[str]:
@@ -221,6 +252,10 @@ def names_assigned(code: str) -> set[str]:
         tree = ast.parse(code)
     except SyntaxError:
         return set()
+    return _bound_by(tree.body)
+
+
+def _bound_by(statements: list) -> set[str]:
     found: set[str] = set()
 
     def targets(node) -> None:
@@ -256,5 +291,5 @@ def names_assigned(code: str) -> set[str]:
             elif isinstance(node, ast.Expr) and isinstance(node.value, ast.NamedExpr):
                 targets(node.value.target)
 
-    visit(tree.body)
+    visit(statements)
     return found
