@@ -6,10 +6,10 @@ Usage: python bench/bench_data_cache.py [--repeat N]
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import time
-import os
 
 
 def _median_seconds(fn, repeat: int) -> float:

@@ -8,7 +8,7 @@ import pytest
 import yaml
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from academy import capstone, config, site
+from academy import capstone, site
 from academy.sandbox import available
 
 SANDBOX_OK, SANDBOX_WHY = available()

@@ -151,7 +151,7 @@ def test_load_finds_lesson_file_and_defines_blank(tmp_path, monkeypatch):
     assert len(exercises) == 1 and exercises.q1.variable == "a"
     assert getattr(__main__, checks.PLACEHOLDER) == checks.PLACEHOLDER
     with pytest.raises(AttributeError):
-        exercises.q9
+        _ = exercises.q9
 
 
 def test_non_text_code_entries_are_named_clearly():

@@ -171,9 +171,8 @@ def lint(nb, name: str) -> list[str]:
             if not doc or not HANGUL.search(doc.group(1)):
                 problems.append(f"{name}: test {grade_id} must start with a Korean docstring")
             hidden = hidden or "BEGIN HIDDEN TESTS" in cell.source
-        if m.get("grade") and m.get("solution") and cell.cell_type == "markdown":
-            if "BEGIN MARK SCHEME" not in cell.source:
-                problems.append(f"{name}: manually graded {grade_id} needs a mark scheme")
+        if m.get("grade") and m.get("solution") and cell.cell_type == "markdown" and "BEGIN MARK SCHEME" not in cell.source:
+            problems.append(f"{name}: manually graded {grade_id} needs a mark scheme")
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:
         problems.append(f"{name}: duplicate grade_ids {duplicates}")

@@ -14,6 +14,7 @@ import shutil
 import threading
 import time
 from dataclasses import asdict, dataclass, field
+from datetime import UTC
 from pathlib import Path
 
 import nbformat
@@ -225,14 +226,14 @@ def _execute_in_sandbox(workdir_source: Path, names: list[str], time_limit: floa
 
 def check(path: Path, time_limit: float | None = None, out_root: Path | None = None) -> CheckReport:
     """Re-execute a capstone in a clean sandbox and give a reproducibility verdict."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from academy.sandbox import available
 
     path = Path(path).resolve()
     card = load_project(path)
     report = CheckReport(project=path.name, title=str(card.get("title", "")))
-    report.checked_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    report.checked_at = datetime.now(UTC).isoformat(timespec="seconds")
     report.problems += validate_card(card)
     names = notebooks_of(card)
     notebooks = {}

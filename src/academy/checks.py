@@ -230,7 +230,7 @@ def compare(answer: Any, expected: Any, options: dict[str, Any] | None = None) -
         try:
             got = sorted(map(str, answer))
         except TypeError:
-            raise Wrong(f"여러 값을 담은 list나 set이 필요해요. 지금 답은 {_type_name(answer)}이에요.")
+            raise Wrong(f"여러 값을 담은 list나 set이 필요해요. 지금 답은 {_type_name(answer)}이에요.") from None
         need = sorted(map(str, expected))
         if got != need:
             extra = sorted(set(got) - set(need))[:3]
@@ -241,7 +241,7 @@ def compare(answer: Any, expected: Any, options: dict[str, Any] | None = None) -
         try:
             got_list = list(answer)
         except TypeError:
-            raise Wrong(f"여러 값을 담은 list가 필요해요. 지금 답은 {_type_name(answer)}이에요.")
+            raise Wrong(f"여러 값을 담은 list가 필요해요. 지금 답은 {_type_name(answer)}이에요.") from None
         need_list = list(expected)
         if len(got_list) != len(need_list):
             raise Wrong(f"길이가 달라요: 기대한 값은 {len(need_list)}개인데 {len(got_list)}개예요.")

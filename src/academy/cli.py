@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
@@ -81,7 +80,7 @@ def _print_file_status(results) -> int:
 
 
 @data_app.command("verify")
-def data_verify(dataset_ids: Optional[List[str]] = typer.Argument(None)) -> None:
+def data_verify(dataset_ids: list[str] | None = typer.Argument(None)) -> None:
     """모든 데이터 파일의 sha256 체크섬을 확인합니다 (내려받지 않음)."""
     from academy import data
 
@@ -90,7 +89,7 @@ def data_verify(dataset_ids: Optional[List[str]] = typer.Argument(None)) -> None
 
 
 @data_app.command("fetch")
-def data_fetch(dataset_ids: Optional[List[str]] = typer.Argument(None)) -> None:
+def data_fetch(dataset_ids: list[str] | None = typer.Argument(None)) -> None:
     """없는 파일을 공개 URL에서 내려받아 캐시에 저장하고 확인합니다."""
     from academy import data
 
@@ -112,7 +111,7 @@ def _run_notebooks(paths: list[Path], jobs: int, timeout: float, no_cache: bool)
 
 @app.command("run")
 def run(
-    paths: Optional[List[Path]] = typer.Argument(None, help="노트북 파일이나 폴더 (기본: course/)"),
+    paths: list[Path] | None = typer.Argument(None, help="노트북 파일이나 폴더 (기본: course/)"),
     jobs: int = typer.Option(2, "--jobs", "-j", help="동시에 실행할 노트북 수"),
     timeout: float = typer.Option(180, help="노트북 한 개의 제한 시간(초)"),
     no_cache: bool = typer.Option(False, "--no-cache", help="캐시를 쓰지 않고 모두 다시 실행"),
@@ -138,9 +137,7 @@ def build(
 ) -> None:
     """과정 전체를 빌드합니다: 데이터 확인 → 수업 실행 → 과제 배포·검증 → 캡스톤 검사 → 포트폴리오 사이트."""
     from academy import assignments as assign
-    from academy import capstone, site
-
-    from academy import data
+    from academy import capstone, data, site
 
     typer.echo("1/4 데이터 확인 (verifying data)")
     bad_files = _print_file_status(data.verify())
@@ -181,8 +178,8 @@ def build(
 
 @assign_app.command("release")
 def assign_release(
-    assignments: Optional[List[str]] = typer.Argument(None, help="과제 id (기본: 모두)"),
-    course: Optional[Path] = typer.Option(None, "--course", help="nbgrader 과정 폴더 (기본: assignments/)"),
+    assignments: list[str] | None = typer.Argument(None, help="과제 id (기본: 모두)"),
+    course: Path | None = typer.Option(None, "--course", help="nbgrader 과정 폴더 (기본: assignments/)"),
 ) -> None:
     """학생용 과제를 만듭니다 (nbgrader generate_assignment → release/)."""
     from academy import assignments as assign
@@ -200,8 +197,8 @@ def assign_release(
 
 @assign_app.command("validate")
 def assign_validate(
-    assignments: Optional[List[str]] = typer.Argument(None, help="과제 id (기본: 모두)"),
-    course: Optional[Path] = typer.Option(None, "--course", help="nbgrader 과정 폴더 (기본: assignments/)"),
+    assignments: list[str] | None = typer.Argument(None, help="과제 id (기본: 모두)"),
+    course: Path | None = typer.Option(None, "--course", help="nbgrader 과정 폴더 (기본: assignments/)"),
     jobs: int = typer.Option(2, "--jobs", "-j"),
     no_cache: bool = typer.Option(False, "--no-cache"),
 ) -> None:
@@ -233,9 +230,9 @@ def _grading_call(fn, *args, **kwargs):
 @app.command("grade")
 def grade(
     assignment: str,
-    course: Optional[Path] = typer.Option(None, "--course", help="nbgrader 과정 폴더 (기본: assignments/)"),
+    course: Path | None = typer.Option(None, "--course", help="nbgrader 과정 폴더 (기본: assignments/)"),
     jobs: int = typer.Option(2, "--jobs", "-j", help="동시에 채점할 제출물 수"),
-    student: Optional[List[str]] = typer.Option(None, "--student", help="이 학생만 채점 (여러 번 쓸 수 있음)"),
+    student: list[str] | None = typer.Option(None, "--student", help="이 학생만 채점 (여러 번 쓸 수 있음)"),
 ) -> None:
     """제출물을 안전한 환경(sandbox)에서 병렬로 자동 채점하고 grades.csv를 씁니다."""
     from collections import Counter
@@ -257,7 +254,7 @@ def grade(
 @app.command("feedback")
 def feedback(
     assignment: str,
-    course: Optional[Path] = typer.Option(None, "--course"),
+    course: Path | None = typer.Option(None, "--course"),
 ) -> None:
     """학생별 한국어 피드백(HTML)을 만듭니다: 문항별 점수와 실패한 테스트의 메시지."""
     from academy.grading import feedback as fb
@@ -269,7 +266,7 @@ def feedback(
 @app.command("report")
 def report(
     assignment: str,
-    course: Optional[Path] = typer.Option(None, "--course"),
+    course: Path | None = typer.Option(None, "--course"),
 ) -> None:
     """강사용 보고서(HTML+PNG)와 LMS용 CSV(지각 감점 반영)를 만듭니다."""
     from academy.grading import report as rp
@@ -282,7 +279,7 @@ def report(
 @app.command("similarity")
 def similarity(
     assignment: str,
-    course: Optional[Path] = typer.Option(None, "--course"),
+    course: Path | None = typer.Option(None, "--course"),
     threshold: float = typer.Option(0.9, help="이 값 이상인 쌍을 보여 줍니다 (0–1)"),
 ) -> None:
     """학생 답안 코드의 유사도를 비교합니다 (이름·값·주석·공백 정규화)."""
@@ -317,7 +314,7 @@ def _print_check(report) -> None:
 @capstone_app.command("check")
 def capstone_check(
     path: Path,
-    time_limit: Optional[float] = typer.Option(None, "--time-limit", help="제한 시간(초), 기본: capstone.yml 또는 300"),
+    time_limit: float | None = typer.Option(None, "--time-limit", help="제한 시간(초), 기본: capstone.yml 또는 300"),
 ) -> None:
     """프로젝트를 깨끗한 sandbox 커널에서 다시 실행하고 재현성을 판정합니다."""
     from academy import capstone
@@ -332,7 +329,7 @@ def capstone_check(
 
 
 @capstone_app.command("score")
-def capstone_score(path: Optional[Path] = typer.Argument(None, help="프로젝트 폴더 또는 여러 프로젝트가 있는 폴더")) -> None:
+def capstone_score(path: Path | None = typer.Argument(None, help="프로젝트 폴더 또는 여러 프로젝트가 있는 폴더")) -> None:
     """심사위원 점수 파일(reviews/*.yml)을 루브릭으로 검증하고 모읍니다 (평균, 차이, 의견 차이 표시)."""
     from academy import capstone
 
@@ -357,7 +354,7 @@ def capstone_score(path: Optional[Path] = typer.Argument(None, help="프로젝�
 
 @capstone_app.command("site")
 def capstone_site(
-    projects_dir: Optional[Path] = typer.Argument(None, help="프로젝트 폴더 (기본: course/15-capstone)"),
+    projects_dir: Path | None = typer.Argument(None, help="프로젝트 폴더 (기본: course/15-capstone)"),
     out: Path = typer.Option(..., "--out", help="사이트를 만들 폴더"),
     anonymous: bool = typer.Option(False, "--anonymous", help="블라인드 심사용: 팀 정보를 익명 id로"),
 ) -> None:

