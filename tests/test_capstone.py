@@ -159,3 +159,22 @@ def test_site_builds_offline_with_font_and_anonymity(tmp_path, monkeypatch):
     site.build(folder.parent, tmp_path / "blind", anonymous=True, checks_dir=tmp_path / "checks")
     blind = (tmp_path / "blind" / "projects" / "demo" / "index.html").read_text(encoding="utf-8")
     assert "홍길동" not in blind and "hong@example.com" not in blind and "익명 팀" in blind
+
+
+@needs_sandbox
+@pytest.mark.slow
+def test_results_are_copied_out_without_following_links(tmp_path):
+    """A project cannot make the (root) checker copy files it may not read, or hang it."""
+    secret = tmp_path / "grader-secret.txt"
+    secret.write_text("do not copy")
+    secret.chmod(0o600)
+    code = (
+        "import os\nos.makedirs('outputs', exist_ok=True)\n"
+        f"os.symlink({str(secret)!r}, 'outputs/leak.txt')\nos.mkfifo('outputs/pipe')\n"
+        "open('outputs/results.json', 'w').write('{}')"
+    )
+    project = make_project(tmp_path, "sneaky", code=code, card_changes={"outputs": ["outputs/results.json"], "key_figure": None})
+    capstone.check(project, out_root=tmp_path / "checks")
+    produced = tmp_path / "checks" / "sneaky" / "project" / "outputs"
+    assert (produced / "results.json").exists()
+    assert not (produced / "leak.txt").exists() and not (produced / "pipe").exists()

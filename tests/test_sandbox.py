@@ -132,3 +132,27 @@ def test_preloaded_tables_reach_the_kernel_without_reading(tmp_path):
     finally:
         k.close()
     assert not error and int(text) > 100_000
+
+
+def test_kernels_die_with_their_grader(tmp_path):
+    """A grader worker killed mid-submission leaves no sandboxed process behind."""
+    import time
+
+    import psutil
+
+    from academy import sandbox
+
+    box = Sandbox(8, config.build_dir() / "sandbox", masks=[])
+    k = SandboxKernel(box)
+    run(k, "import subprocess\nsubprocess.Popen(['sleep', '300'], start_new_session=True)")
+
+    def alive():
+        return [p for p in psutil.process_iter(["uids", "status"]) if p.info["uids"] and p.info["uids"].real == box.uid and p.info["status"] != psutil.STATUS_ZOMBIE]
+
+    assert len(alive()) >= 2
+    sandbox.fork_server().proc.kill()  # what happens to it when its worker dies
+    deadline = time.monotonic() + 5
+    while alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not alive()
+    k.close()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import nbformat
 import pandas as pd
@@ -68,6 +69,17 @@ def test_untampered_release_is_not_flagged():
     released = nbformat.read(config.project_root() / "tests" / "fixtures" / "assignments" / "02-pandas-basics" / "correct-groupby-style.ipynb", 4)
     result = plan(SOURCE, json.loads(nbformat.writes(released)), assignments.STUB)
     assert result.tamper == []
+
+
+def test_symlinks_and_special_files_are_refused(tmp_path):
+    real = tmp_path / "real.ipynb"
+    real.write_text(nbformat.writes(nbformat.v4.new_notebook()))
+    read_submission(real)  # a plain file is fine
+    (tmp_path / "link.ipynb").symlink_to(real)
+    os.mkfifo(tmp_path / "fifo.ipynb")  # reading would block the grader forever
+    for name in ("link.ipynb", "fifo.ipynb"):
+        with pytest.raises(BadSubmission, match="not a regular file"):
+            read_submission(tmp_path / name)
 
 
 def test_names_read_first_are_the_values_a_test_needs():

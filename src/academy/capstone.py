@@ -9,6 +9,7 @@ data, checks that the declared outputs appear, and gives a reproducibility verdi
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import threading
@@ -170,9 +171,22 @@ class _UidMemory(threading.Thread):
         self.join()
 
 
+def _produced_files_only(folder: str, names: list[str]) -> set[str]:
+    """What to skip when copying a project's results out of the sandbox: notebooks (kept
+    separately) and anything but plain files and folders (a symlink could point at the
+    grader's files, a FIFO would block the copy)."""
+    import stat
+
+    skipped = set()
+    for name in names:
+        mode = os.lstat(os.path.join(folder, name)).st_mode
+        if name.endswith(".ipynb") or not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+            skipped.add(name)
+    return skipped
+
+
 def _execute_in_sandbox(workdir_source: Path, names: list[str], time_limit: float, out_dir: Path) -> tuple[dict, float, float, Path]:
     """Copy the project into a fresh sandbox, run its notebooks in order in one kernel."""
-    import os
 
     from academy.sandbox import KernelGone, Sandbox, SandboxKernel
 
@@ -219,7 +233,7 @@ def _execute_in_sandbox(workdir_source: Path, names: list[str], time_limit: floa
         produced = out_dir / "project"
         shutil.rmtree(produced, ignore_errors=True)
         if work.exists():
-            shutil.copytree(work, produced, ignore=shutil.ignore_patterns("*.ipynb"))
+            shutil.copytree(work, produced, ignore=_produced_files_only)
         sandbox.cleanup()
     return statuses, seconds, memory.peak_mb, produced
 

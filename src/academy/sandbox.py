@@ -37,7 +37,9 @@ from pathlib import Path
 import nbformat
 
 BASE_UID = 61000
-MAX_OUTPUT_CHARS = 20_000
+MAX_OUTPUT_CHARS = 20_000  # printed text kept per cell
+MAX_RICH_CHARS = 10_000_000  # images, HTML, … kept per cell
+MAX_MESSAGE_BYTES = 256 * 1024 * 1024  # a larger message from the kernel is dropped by ZeroMQ
 KEEP_ENV = ("PATH", "LANG", "LC_ALL", "ACADEMY_DATA_DIR", "ACADEMY_CACHE_DIR", "ACADEMY_ROOT", "TZ")
 
 
@@ -136,7 +138,7 @@ class Sandbox:
         write_connection_file(str(connection), transport="ipc", ip=str(self.runtime / "ipc"), key=os.urandom(16).hex().encode())
         os.chown(connection, self.uid, self.uid)
         self.pid = fork_server().spawn(self.spec(), str(connection), str(self.runtime / "kernel.log"), self.preload)
-        kc = BlockingKernelClient(connection_file=str(connection))
+        kc = BlockingKernelClient(connection_file=str(connection), context=_zmq_context())
         kc.load_connection_file()
         kc.start_channels()
         try:
@@ -172,6 +174,21 @@ class Sandbox:
         self.stop_kernel()
         kill_uid(self.uid)
         shutil.rmtree(self.runtime, ignore_errors=True)
+
+
+def _zmq_context():
+    """One ZeroMQ context per grader process whose sockets refuse oversized messages:
+    a kernel must not be able to make the grader hold gigabytes."""
+    global _ZMQ_CONTEXT
+    if _ZMQ_CONTEXT is None:
+        import zmq
+
+        _ZMQ_CONTEXT = zmq.Context()
+        _ZMQ_CONTEXT.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
+    return _ZMQ_CONTEXT
+
+
+_ZMQ_CONTEXT = None
 
 
 def _wait_until_ready(kc, is_alive, timeout: float) -> None:
@@ -214,6 +231,10 @@ class KernelGone(Exception):
     pass
 
 
+class _TooLarge(Exception):
+    pass
+
+
 class SandboxKernel:
     """The student's sandboxed kernel, driven message by message."""
 
@@ -228,6 +249,7 @@ class SandboxKernel:
             raise KernelGone(self.dead_reason)
         outputs: list[dict] = []
         chars = [0]
+        rich = [0]
         error = [""]
 
         def hook(msg):
@@ -238,7 +260,12 @@ class SandboxKernel:
                     outputs.append(nbformat.v4.new_output("stream", name=content["name"], text=text))
                 chars[0] += len(content["text"])
             elif kind in ("execute_result", "display_data"):
-                data = {k: v for k, v in content.get("data", {}).items() if len(str(v)) < 2_000_000}
+                data = {}
+                for mime, value in content.get("data", {}).items():
+                    size = len(str(value))
+                    if size < 2_000_000 and rich[0] + size <= MAX_RICH_CHARS:
+                        data[mime] = value
+                        rich[0] += size
                 if kind == "execute_result":
                     outputs.append(nbformat.v4.new_output("execute_result", data=data, execution_count=content.get("execution_count")))
                 else:
@@ -289,20 +316,28 @@ class SandboxKernel:
 
     def request(self, req: dict, timeout: float = 30) -> dict:
         """A grader request answered by academy.grading.codec.serve inside the kernel."""
+        from academy.grading.codec import MAX_BYTES as MAX_REPLY_BYTES
         from academy.grading.codec import parse_reply, request_code
 
         if self.dead_reason:
             raise KernelGone(self.dead_reason)
         chunks: list[str] = []
+        size = [0]
 
         def hook(msg):
             if msg["msg_type"] == "stream":
+                size[0] += len(msg["content"]["text"])
+                if size[0] > 2 * MAX_REPLY_BYTES:  # base64 and JSON overhead included
+                    raise _TooLarge
                 chunks.append(msg["content"]["text"])
 
         try:
             self._execute(request_code(req), timeout, hook, store_history=False)
         except TimeoutError:
             self.kill("값을 가져오는 중 시간 초과 (timeout while fetching a value)")
+            raise KernelGone(self.dead_reason) from None
+        except _TooLarge:
+            self.kill("커널이 너무 큰 값을 보냈어요 (reply too large)")
             raise KernelGone(self.dead_reason) from None
         return parse_reply("".join(chunks))
 
@@ -482,6 +517,7 @@ def _kernel_child(spec: SandboxSpec, connection_file: str, log_file: str) -> Non
         os.dup2(log, 1)
         os.dup2(log, 2)
         os.closerange(3, 65536)
+        _die_with_parent()  # the fork server exits when its grader worker dies
         _unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID)
         inner = os.fork()
         if inner == 0:
@@ -618,6 +654,12 @@ def _set_limits(limits: Limits) -> None:
         resource.setrlimit(kind, (value, value))
 
 
+def _die_with_parent() -> None:
+    """SIGKILL when the parent process ends (cleared by a uid change: set it after)."""
+    PR_SET_PDEATHSIG = 1
+    _libc().prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
 def _no_new_privs() -> None:
     PR_SET_NO_NEW_PRIVS = 38
     _libc().prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
@@ -645,6 +687,7 @@ def _enter_sandbox(spec: SandboxSpec) -> None:
     os.setgid(spec.uid)
     os.setuid(spec.uid)
     _no_new_privs()
+    _die_with_parent()  # orphaned by a dead grader, the whole namespace goes
 
 
 if __name__ == "__main__":

@@ -108,19 +108,16 @@ def discover(course: Path, assignment: str, students: list[str] | None = None) -
 
 # --------------------------------------------------------------------------- worker side
 
-_SLOT = None
 _TRUSTED: dict[str, tuple[dict, set]] = {}
 
 
-def _init_worker(slots, env: dict[str, str]) -> None:
-    global _SLOT
+def _init_worker(env: dict[str, str]) -> None:
     os.environ.update(env)
     import jupyter_client  # noqa: F401 - pay imports once per worker
     import pandas  # noqa: F401
 
     from academy.sandbox import fork_server
 
-    _SLOT = slots.get()
     fork_server()  # starts importing the kernels' libraries while the first job is prepared
 
 
@@ -195,7 +192,8 @@ class _StudentFunction:
 
     def __call__(self, *args, **kwargs):
         reply = self.kernel.request(
-            {"op": "call", "name": self.name, "args": [self._arg(a) for a in args], "kwargs": {k: self._arg(v) for k, v in kwargs.items()}}
+            {"op": "call", "name": self.name, "args": [self._arg(a) for a in args], "kwargs": {k: self._arg(v) for k, v in kwargs.items()}},
+            timeout=CELL_TIMEOUT,
         )
         if "raised" in reply:
             raise _StudentValueError(f"함수 {self.name}()에서 오류가 났어요: {reply['raised']}: {reply['message']}")
@@ -207,7 +205,7 @@ class _StudentFunction:
 def _fetch(kernel: SandboxKernel, name: str, refs: dict[int, str], replies: dict[str, dict]):
     """The student's value of a name; ``replies`` keeps raw replies for a test's second run."""
     if name not in replies:
-        replies[name] = kernel.request({"op": "get", "name": name})
+        replies[name] = kernel.request({"op": "get", "name": name}, timeout=CELL_TIMEOUT)
     reply = replies[name]
     if reply.get("missing"):
         return None, False
@@ -320,7 +318,8 @@ def grade_one(job: Job, course: str) -> dict:
     runtime = config.build_dir() / "sandbox"
     masks = [Path(course) / d for d in ("source", "submitted", "autograded", "feedback", "release", "reports", "gradebook.db")]
     masks += [config.project_root() / d for d in (".git", "tests", "assignments", "grading")]
-    sandbox = Sandbox(_SLOT or 0, runtime, [m for m in masks if m.exists()], preload=_setup_tables(source))
+    # Slot 0 is only a preference: each worker claims a free sandbox uid for its lifetime.
+    sandbox = Sandbox(0, runtime, [m for m in masks if m.exists()], preload=_setup_tables(source))
     try:
         kernel = SandboxKernel(sandbox)
     except Exception as exc:
@@ -495,41 +494,83 @@ def _ensure_released(assignment: str, course: Path) -> None:
         raise GradingError(f"과제를 gradebook에 등록하지 못했어요:\n{log[-800:]}")
 
 
+def _running_marker(job: Job) -> Path:
+    """Exists while a worker grades the job: tells which jobs a dead worker was holding."""
+    return Path(job.result_path).with_suffix(".running")
+
+
+def _graded_in_worker(job: Job, course: str) -> dict:
+    marker = _running_marker(job)
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.touch()
+    return grade_one(job, course)
+
+
+def _crashed(job: Job, why: str) -> dict:
+    return {
+        "assignment": job.assignment, "student_id": job.student, "key": "", "timestamp": job.timestamp,
+        "status": STATUS_FAILED, "reason": f"채점 프로세스가 중단되었어요: {why}\nThe grading worker crashed: {why}",
+        "tests": {}, "manual": {}, "score": 0.0, "max_score": 0.0, "seconds": 0.0, "tamper": [], "suspicious": [], "answers": {},
+    }
+
+
 def _run_jobs(todo: list[Job], course: Path, jobs: int, results: dict, progress: bool) -> None:
+    """Grade in worker processes. If a worker dies (killed, crashed), the jobs it may have been
+    holding are graded again one at a time, so only a submission that kills its worker fails,
+    and jobs that never started go to a fresh pool."""
     from academy.execute import progress_bar, quiet_home_env
 
-    context = multiprocessing.get_context("spawn")
-    manager = context.Manager()
-    slots = manager.Queue()
-    workers = max(1, min(jobs, len(todo)))
-    for slot in range(workers):
-        slots.put(slot)
     env = quiet_home_env(config.build_dir() / "home")
     env["ACADEMY_ROOT"] = str(config.project_root())
     env["ACADEMY_CACHE_DIR"] = os.environ.get("ACADEMY_CACHE_DIR", str(config.cache_dir()))
     bar = progress_bar(len(todo), progress, "채점 (grading)", lambda r: f"{r['student_id']}: {r['status']}")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(slots, env)) as pool:
-        futures = {pool.submit(grade_one, job, str(course)): job for job in todo}
+
+    def finish(job: Job, result: dict) -> None:
+        autograded = result.pop("autograded", None)
+        if autograded:
+            target = course / "autograded" / job.student / job.assignment / Path(job.source).name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(autograded, encoding="utf-8")
+        _write_json(Path(job.result_path), result)
+        _running_marker(job).unlink(missing_ok=True)
+        results[job.student] = result
+        bar(result)
+
+    pending = todo
+    while pending:
+        broken = _pool(pending, course, jobs, env, finish)
+        held = [job for job in broken if _running_marker(job).exists()]
+        if not held and len(broken) == len(pending):
+            for job in broken:  # workers die before taking any job: nothing can be graded
+                finish(job, _crashed(job, "worker processes cannot start"))
+            break
+        pending = [job for job in broken if job not in held]
+        for job in held:
+            _running_marker(job).unlink(missing_ok=True)
+            for again in _pool([job], course, 1, env, finish):
+                finish(again, _crashed(again, "the worker died while grading this submission, twice"))
+    bar(None)
+
+
+def _pool(todo: list[Job], course: Path, jobs: int, env: dict, finish) -> list[Job]:
+    """Run jobs in one process pool; returns the jobs lost when the pool broke."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    for job in todo:
+        _running_marker(job).unlink(missing_ok=True)
+    context = multiprocessing.get_context("spawn")
+    lost = []
+    with ProcessPoolExecutor(max(1, min(jobs, len(todo))), mp_context=context, initializer=_init_worker, initargs=(env,)) as pool:
+        futures = {pool.submit(_graded_in_worker, job, str(course)): job for job in todo}
         for future in as_completed(futures):
             job = futures[future]
             try:
-                result = future.result()
-            except Exception as exc:  # a worker died: that submission could not be graded
-                result = {
-                    "assignment": job.assignment, "student_id": job.student, "key": "", "timestamp": job.timestamp,
-                    "status": STATUS_FAILED, "reason": f"채점 프로세스가 중단되었어요: {exc}\nWorker crashed: {exc}",
-                    "tests": {}, "manual": {}, "score": 0.0, "max_score": 0.0, "seconds": 0.0, "tamper": [], "suspicious": [], "answers": {},
-                }
-            autograded = result.pop("autograded", None)
-            if autograded:
-                target = course / "autograded" / job.student / job.assignment / Path(job.source).name
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_text(autograded, encoding="utf-8")
-            _write_json(Path(job.result_path), result)
-            results[job.student] = result
-            bar(result)
-    bar(None)
-    manager.shutdown()
+                finish(job, future.result())
+            except BrokenProcessPool:
+                lost.append(job)
+            except Exception as exc:  # grade_one never raises; this is a bug in the engine
+                finish(job, _crashed(job, repr(exc)))
+    return lost
 
 
 def record_gradebook(course: Path, assignment: str, results: list[dict]) -> None:

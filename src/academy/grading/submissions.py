@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import json
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,9 +66,15 @@ def visible_part(text: str) -> str:
 def read_submission(path: Path) -> dict:
     """Parse and sanity-check a submitted notebook (never executes anything)."""
     try:
-        size = path.stat().st_size
+        info = path.lstat()
     except OSError as exc:
         raise BadSubmission(f"제출 파일을 읽을 수 없어요: {exc}\nCannot read the submission: {exc}") from None
+    if not stat.S_ISREG(info.st_mode):  # a symlink could point at anyone's file; a FIFO would block
+        raise BadSubmission(
+            "제출물이 보통 파일이 아니에요 (심볼릭 링크나 특수 파일). 노트북 파일을 그대로 제출하세요.\n"
+            "The submission is not a regular file (symlink or special file)."
+        )
+    size = info.st_size
     if size == 0:
         raise BadSubmission("제출 파일이 비어 있어요.\nThe submitted file is empty.")
     if size > MAX_NOTEBOOK_BYTES:
