@@ -156,3 +156,34 @@ def test_kernels_die_with_their_grader(tmp_path):
         time.sleep(0.05)
     assert not alive()
     k.close()
+
+
+def test_disk_cannot_be_filled():
+    """Many files under the file-size limit still stop at the slot's quota; the rest of the
+    file system is read-only."""
+    code = (
+        "import errno, os\n"
+        "written, stop = 0, ''\n"
+        "try:\n"
+        "    for i in range(40):\n"
+        "        with open(f'fill{i}', 'wb') as fh:\n"
+        "            fh.write(b'0' * 32 * 2**20)\n"
+        "        written += 32\n"
+        "except OSError as exc:\n"
+        "    stop = errno.errorcode[exc.errno]\n"
+        "for i in range(40):\n"
+        "    if os.path.exists(f'fill{i}'): os.remove(f'fill{i}')\n"
+        "try:\n"
+        "    open('/var/tmp/x', 'w')\n"
+        "    var_tmp = 'writable'\n"
+        "except OSError as exc:\n"
+        "    var_tmp = errno.errorcode[exc.errno]\n"
+        "print(written, stop, var_tmp)"
+    )
+    k = SandboxKernel(Sandbox(9, config.build_dir() / "sandbox", masks=[]))
+    try:
+        text, error, _ = run(k, code)
+    finally:
+        k.close()
+    written, stop, var_tmp = (text.split() + ["?"] * 3)[:3] if not error else (text, error, "")
+    assert int(written) < 600 and stop == "ENOSPC" and var_tmp in ("EROFS", "EACCES")

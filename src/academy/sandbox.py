@@ -51,6 +51,7 @@ class Limits:
     file_size_mb: int = 64
     open_files: int = 256
     tmp_mb: int = 128
+    disk_mb: int = 512  # the slot's runtime folder (work dir, sockets, log): a tmpfs of this size
 
 
 @dataclass
@@ -96,10 +97,13 @@ class Sandbox:
 
     def prepare(self) -> None:
         self.cleanup()
-        (self.runtime / "work").mkdir(parents=True, exist_ok=True)
-        for path in (self.runtime, self.runtime / "work"):
-            os.chown(path, self.uid, self.uid)
-            os.chmod(path, 0o700)
+        self.runtime.mkdir(parents=True, exist_ok=True)
+        # Size-limited: a file-size limit alone would not stop many files from filling the
+        # grader's disk. The root file system is read-only inside the sandbox (_enter_sandbox).
+        _tmpfs(str(self.runtime), f"mode=0700,uid={self.uid},gid={self.uid},size={self.limits.disk_mb}m")
+        (self.runtime / "work").mkdir()
+        os.chown(self.runtime / "work", self.uid, self.uid)
+        os.chmod(self.runtime / "work", 0o700)
 
     def spec(self) -> SandboxSpec:
         from academy import config
@@ -173,6 +177,8 @@ class Sandbox:
         """Kill every process of this slot's uid and remove its files."""
         self.stop_kernel()
         kill_uid(self.uid)
+        while os.path.ismount(self.runtime):
+            _unmount(str(self.runtime))
         shutil.rmtree(self.runtime, ignore_errors=True)
 
 
@@ -548,7 +554,7 @@ def _start_kernel(connection_file: str) -> None:
 # --------------------------------------------------------------------------- inside the namespaces (root, then the uid)
 
 CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWNET = 0x00020000, 0x20000000, 0x40000000
-MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC, MS_PRIVATE = 2, 4, 8, 4096, 16384, 1 << 18
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 8, 32, 4096, 16384, 1 << 18
 
 
 def _libc():
@@ -574,6 +580,15 @@ def _mount(source: str | None, target: str, fstype: str | None = None, flags: in
     if _libc().mount(c(source), c(target), c(fstype), ctypes.c_ulong(flags), c(options)) != 0:
         errno = ctypes.get_errno()
         raise OSError(errno, f"mount {target}: {os.strerror(errno)}")
+
+
+def _unmount(target: str) -> None:
+    import ctypes
+
+    MNT_DETACH = 2
+    if _libc().umount2(target.encode(), MNT_DETACH) != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"umount {target}: {os.strerror(errno)}")
 
 
 def _bind(source: str, target: str) -> None:
@@ -676,6 +691,9 @@ def _enter_sandbox(spec: SandboxSpec) -> None:
     _traversable_python()
     for path in spec.masks:
         _mask(path)
+    # Read-only root: only the size-limited tmpfs mounts (/tmp, /dev/shm, the work folder)
+    # stay writable, so /var/tmp and friends cannot be filled.
+    _mount(None, "/", None, MS_REMOUNT | MS_BIND | MS_RDONLY)
     os.makedirs(HOME, exist_ok=True)
     os.chown(HOME, spec.uid, spec.uid)
     os.environ.clear()
