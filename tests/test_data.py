@@ -142,6 +142,26 @@ def test_corrupted_file_is_a_clear_error(private_copy):
     assert not status[file_name].ok
 
 
+def test_export_mirror_copies_verified_files_and_reports_bad_ones(private_copy, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from academy.cli import app
+
+    dataset_id, table, file_name = _smallest_mirror_file()
+    folder = private_copy(dataset_id)
+    expected = data.load(dataset_id, table)
+    result = CliRunner().invoke(app, ["data", "export", str(tmp_path / "classroom")])
+    assert result.exit_code == 0, result.output
+    monkeypatch.setenv("ACADEMY_DATA_DIR", str(tmp_path / "classroom"))
+    pd.testing.assert_frame_equal(data.load(dataset_id, table, cache=False), expected)
+
+    (folder / file_name).write_bytes(b"damaged")
+    monkeypatch.setenv("ACADEMY_DATA_DIR", str(folder.parent))
+    result = CliRunner().invoke(app, ["data", "export", str(tmp_path / "second")])
+    assert result.exit_code == 1 and "FAIL" in result.output and "손상" in result.output
+    assert not (tmp_path / "second" / dataset_id / file_name).exists()
+
+
 def test_missing_file_is_a_clear_error_without_network(private_copy):
     dataset_id, table, file_name = _smallest_mirror_file()
     folder = private_copy(dataset_id)

@@ -97,6 +97,20 @@ def data_fetch(dataset_ids: list[str] | None = typer.Argument(None)) -> None:
         raise typer.Exit(1)
 
 
+@data_app.command("export")
+def data_export(
+    target: Path = typer.Argument(..., help="만들 미러 폴더"),
+    dataset_ids: list[str] | None = typer.Argument(None),
+) -> None:
+    """확인된 데이터 파일을 미러 폴더로 복사합니다 (인터넷 없는 교실에서 ACADEMY_DATA_DIR로 사용)."""
+    from academy import data
+
+    bad = _print_file_status(data.export_mirror(target, dataset_ids or None))
+    typer.echo(f"미러 폴더 (mirror): {target.resolve()}  →  export ACADEMY_DATA_DIR={target.resolve()}")
+    if bad:
+        raise typer.Exit(1)
+
+
 # --------------------------------------------------------------------------- run / build
 
 

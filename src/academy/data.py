@@ -552,16 +552,27 @@ def fetch(dataset_ids: list[str] | None = None) -> list[FileStatus]:
     return verify(dataset_ids, download=True)
 
 
-def export_mirror(target: Path, dataset_ids: list[str] | None = None) -> None:
-    """Copy verified files into a mirror folder (for offline classrooms)."""
+def export_mirror(target: Path, dataset_ids: list[str] | None = None) -> list[FileStatus]:
+    """Copy verified files into a mirror folder for an offline classroom (its ACADEMY_DATA_DIR).
+
+    Files shipped inside Python packages are skipped: installing the course installs them.
+    A missing or corrupt file is reported and the others are still copied.
+    """
     cat = catalog()
+    results = []
     for dataset_id in dataset_ids or cat.ids():
         for spec in cat.files(dataset_id):
             if spec.package:
                 continue
-            source = _verified_path(spec)
+            try:
+                source = _verified_path(spec)
+            except DataError as exc:
+                results.append(FileStatus(dataset_id, spec.name, False, "", str(exc)))
+                continue
             (target / dataset_id).mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target / dataset_id / spec.name)
+            results.append(FileStatus(dataset_id, spec.name, True, str(target / dataset_id / spec.name)))
+    return results
 
 
 def loaded_dataset_ids(code: str) -> list[str]:
