@@ -294,11 +294,16 @@ class SandboxKernel:
         return outputs, error[0]
 
     def _execute(self, code: str, timeout: float, hook, store_history: bool) -> None:
-        """Send code and pass its iopub messages to hook until idle; notices a dead kernel fast."""
+        """Send code and pass its iopub messages to hook until done; notices a dead kernel fast.
+
+        Done is the iopub "idle" status, or, since a flooded iopub socket may drop messages
+        (the idle one included), the shell's execute_reply followed by a quiet iopub.
+        """
         import queue
 
         msg_id = self.kc.execute(code, store_history=store_history, allow_stdin=False)
         deadline = time.monotonic() + timeout
+        replied = False
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -306,19 +311,32 @@ class SandboxKernel:
             try:
                 msg = self.kc.get_iopub_msg(timeout=min(0.2, remaining))
             except queue.Empty:
+                if replied:
+                    return  # replied, and iopub quiet for 0.2 s: the idle status was lost
                 if not self.sandbox.is_alive():
                     self.kill("커널이 비정상 종료되었어요 (kernel died: memory limit, os._exit or crash)")
                     raise KernelGone(self.dead_reason) from None
+                replied = self._has_replied(msg_id)
                 continue
             if msg.get("parent_header", {}).get("msg_id") != msg_id:
                 continue
             if msg["msg_type"] == "status" and msg["content"].get("execution_state") == "idle":
                 break
             hook(msg)
-        try:
-            self.kc.get_shell_msg(timeout=0.5)  # the execute_reply; keeps the shell queue empty
-        except queue.Empty:
-            pass
+        if not replied:
+            self._has_replied(msg_id, wait=0.5)  # keeps the shell queue empty for the next request
+
+    def _has_replied(self, msg_id: str, wait: float = 0.0) -> bool:
+        """Consume shell messages; True once the execute_reply to msg_id has arrived."""
+        import queue
+
+        while True:
+            try:
+                reply = self.kc.get_shell_msg(timeout=wait)
+            except queue.Empty:
+                return False
+            if reply.get("parent_header", {}).get("msg_id") == msg_id:
+                return True
 
     def request(self, req: dict, timeout: float = 30) -> dict:
         """A grader request answered by academy.grading.codec.serve inside the kernel."""
@@ -345,7 +363,11 @@ class SandboxKernel:
         except _TooLarge:
             self.kill("커널이 너무 큰 값을 보냈어요 (reply too large)")
             raise KernelGone(self.dead_reason) from None
-        return parse_reply("".join(chunks))
+        reply = parse_reply("".join(chunks))
+        if "broken" in reply:  # serve() always answers; silence means the kernel was tampered with
+            self.kill(f"채점 요청에 응답하지 않았어요 — 커널을 종료했어요 (no valid reply: {reply['broken']})")
+            raise KernelGone(self.dead_reason)
+        return reply
 
     def kill(self, reason: str) -> None:
         self.dead_reason = self.dead_reason or reason

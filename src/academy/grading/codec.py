@@ -251,11 +251,12 @@ def request_code(request: dict) -> str:
 
 
 def parse_reply(stdout: str) -> dict:
+    """The reply line serve() printed; {"broken": ...} when there is none (a tampered kernel)."""
     for line in reversed(stdout.split("\n")):  # not splitlines(): it splits on the \x1e marker
         if line.startswith(PREFIX):
             try:
                 reply = json.loads(line[len(PREFIX):])
             except ValueError:
-                return {"error": "unreadable reply"}
-            return reply if isinstance(reply, dict) else {"error": "unreadable reply"}
-    return {"error": "no reply from the kernel"}
+                return {"broken": "unreadable reply"}
+            return reply if isinstance(reply, dict) else {"broken": "unreadable reply"}
+    return {"broken": "no reply from the kernel"}
