@@ -40,6 +40,7 @@ BASE_UID = 61000
 MAX_OUTPUT_CHARS = 20_000  # printed text kept per cell
 MAX_RICH_CHARS = 10_000_000  # images, HTML, … kept per cell
 MAX_MESSAGE_BYTES = 256 * 1024 * 1024  # a larger message from the kernel is dropped by ZeroMQ
+IOPUB_GRACE = 5.0  # seconds of iopub silence after the execute_reply before a cell counts as done
 KEEP_ENV = ("PATH", "LANG", "LC_ALL", "ACADEMY_DATA_DIR", "ACADEMY_CACHE_DIR", "ACADEMY_ROOT", "TZ")
 
 
@@ -297,27 +298,31 @@ class SandboxKernel:
         """Send code and pass its iopub messages to hook until done; notices a dead kernel fast.
 
         Done is the iopub "idle" status, or, since a flooded iopub socket may drop messages
-        (the idle one included), the shell's execute_reply followed by a quiet iopub.
+        (the idle one included), the shell's execute_reply followed by a long-quiet iopub:
+        outputs travel on iopub and may arrive well after the reply on a loaded machine.
         """
         import queue
 
         msg_id = self.kc.execute(code, store_history=store_history, allow_stdin=False)
         deadline = time.monotonic() + timeout
-        replied = False
+        replied, quiet_since = False, time.monotonic()
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TimeoutError
             try:
                 msg = self.kc.get_iopub_msg(timeout=min(0.2, remaining))
+            except ValueError:
+                continue  # fails its signature check: a kernel out of memory can send half a message
             except queue.Empty:
-                if replied:
-                    return  # replied, and iopub quiet for 0.2 s: the idle status was lost
+                if replied and time.monotonic() - quiet_since > IOPUB_GRACE:
+                    return  # replied long ago and nothing since: the idle status was lost
                 if not self.sandbox.is_alive():
                     self.kill("커널이 비정상 종료되었어요 (kernel died: memory limit, os._exit or crash)")
                     raise KernelGone(self.dead_reason) from None
-                replied = self._has_replied(msg_id)
+                replied = replied or self._has_replied(msg_id)
                 continue
+            quiet_since = time.monotonic()
             if msg.get("parent_header", {}).get("msg_id") != msg_id:
                 continue
             if msg["msg_type"] == "status" and msg["content"].get("execution_state") == "idle":
@@ -333,6 +338,8 @@ class SandboxKernel:
         while True:
             try:
                 reply = self.kc.get_shell_msg(timeout=wait)
+            except ValueError:
+                continue  # a corrupted message (see _execute)
             except queue.Empty:
                 return False
             if reply.get("parent_header", {}).get("msg_id") == msg_id:
