@@ -348,7 +348,7 @@ class SandboxKernel:
     def request(self, req: dict, timeout: float = 30) -> dict:
         """A grader request answered by academy.grading.codec.serve inside the kernel."""
         from academy.grading.codec import MAX_BYTES as MAX_REPLY_BYTES
-        from academy.grading.codec import parse_reply, request_code
+        from academy.grading.codec import REPLY_MIME, parse_reply, request_code
 
         if self.dead_reason:
             raise KernelGone(self.dead_reason)
@@ -356,11 +356,14 @@ class SandboxKernel:
         size = [0]
 
         def hook(msg):
-            if msg["msg_type"] == "stream":
-                size[0] += len(msg["content"]["text"])
+            if msg["msg_type"] == "display_data":
+                text = msg["content"].get("data", {}).get(REPLY_MIME)
+                if not isinstance(text, str):
+                    return
+                size[0] += len(text)
                 if size[0] > 2 * MAX_REPLY_BYTES:  # base64 and JSON overhead included
                     raise _TooLarge
-                chunks.append(msg["content"]["text"])
+                chunks.append(text)
 
         try:
             self._execute(request_code(req), timeout, hook, store_history=False)
@@ -370,7 +373,7 @@ class SandboxKernel:
         except _TooLarge:
             self.kill("커널이 너무 큰 값을 보냈어요 (reply too large)")
             raise KernelGone(self.dead_reason) from None
-        reply = parse_reply("".join(chunks))
+        reply = parse_reply("\n".join(chunks))
         if "broken" in reply:  # serve() always answers; silence means the kernel was tampered with
             self.kill(f"채점 요청에 응답하지 않았어요 — 커널을 종료했어요 (no valid reply: {reply['broken']})")
             raise KernelGone(self.dead_reason)

@@ -17,6 +17,7 @@ import json
 import math
 
 PREFIX = "\x1eACADEMY-RESULT:"
+REPLY_MIME = "text/x-academy-reply"
 MAX_BYTES = 64 * 1024 * 1024
 
 
@@ -200,7 +201,7 @@ def decode(data, depth: int = 0):
 
 
 def serve(request_json: str, namespace: dict) -> None:
-    """Answer one grader request inside the student's kernel; prints one result line."""
+    """Answer one grader request inside the student's kernel with one display message."""
     request = json.loads(request_json)
     try:
         if request["op"] == "get":
@@ -232,10 +233,11 @@ def serve(request_json: str, namespace: dict) -> None:
     text = json.dumps(reply)
     if len(text) > MAX_BYTES:
         text = json.dumps({"unsupported": "value too large to grade"})
-    import sys
+    # A display message, not print(): a student's own redirection of sys.stdout must not
+    # silence the grader.
+    from IPython.display import publish_display_data
 
-    sys.stdout.write(PREFIX + text + "\n")
-    sys.stdout.flush()
+    publish_display_data({REPLY_MIME: PREFIX + text})
 
 
 def _resolve(arg, namespace):
@@ -251,7 +253,7 @@ def request_code(request: dict) -> str:
 
 
 def parse_reply(stdout: str) -> dict:
-    """The reply line serve() printed; {"broken": ...} when there is none (a tampered kernel)."""
+    """The reply line serve() sent; {"broken": ...} when there is none (a tampered kernel)."""
     for line in reversed(stdout.split("\n")):  # not splitlines(): it splits on the \x1e marker
         if line.startswith(PREFIX):
             try:
