@@ -24,6 +24,7 @@ namespaces and the uid switch; `available()` says whether this machine can do it
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import shutil
@@ -57,7 +58,7 @@ class Limits:
 
 @dataclass
 class SandboxSpec:
-    """What the launcher needs (passed as JSON on the command line)."""
+    """What a sandboxed kernel is set up with (sent to the fork server as JSON)."""
 
     uid: int
     workdir: str
@@ -68,14 +69,17 @@ class SandboxSpec:
 
 
 def available() -> tuple[bool, str]:
-    """Can this machine build the sandbox? (root + unshare with namespaces)."""
+    """Can this machine build the sandbox? (root, and new namespaces permitted)."""
     if os.geteuid() != 0:
         return False, "the grader must run as root to create sandboxes (namespaces, uid switch)"
-    if not shutil.which("unshare"):
-        return False, "util-linux `unshare` is not installed"
-    probe = subprocess.run(["unshare", "--net", "--mount", "--pid", "--fork", "true"], capture_output=True)
+    probe = subprocess.run(
+        [sys.executable, "-c", f"from academy.sandbox import _unshare; _unshare({CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID})"],
+        capture_output=True,
+        text=True,
+    )
     if probe.returncode != 0:
-        return False, f"namespaces are not permitted here: {probe.stderr.decode().strip()}"
+        last_line = (probe.stderr.strip().splitlines() or ["?"])[-1]
+        return False, f"namespaces are not permitted here: {last_line}"
     return True, ""
 
 
@@ -85,7 +89,6 @@ class Sandbox:
     def __init__(self, slot: int, runtime: Path, masks: list[Path], limits: Limits | None = None, preload=()):
         """``preload``: (dataset, table) pairs the kernel will load; the fork server keeps
         them parsed in memory so each kernel gets them without reading (academy.data.preload)."""
-        self.slot = slot
         self.preload = [list(p) for p in preload]
         self.uid, self._uid_lock = claim_uid(BASE_UID + slot)
         self.runtime = Path(runtime) / f"uid-{self.uid}"
@@ -589,18 +592,24 @@ CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWNET = 0x00020000, 0x20000000, 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 8, 32, 4096, 16384, 1 << 18
 
 
+@functools.cache
 def _libc():
     import ctypes
 
     return ctypes.CDLL(None, use_errno=True)
 
 
-def _unshare(flags: int) -> None:
+def _syscall(name: str, what: str, *args) -> None:
+    """Call a libc function; a non-zero result raises OSError naming ``what``."""
     import ctypes
 
-    if _libc().unshare(flags) != 0:
+    if getattr(_libc(), name)(*args) != 0:
         errno = ctypes.get_errno()
-        raise OSError(errno, f"unshare: {os.strerror(errno)}")
+        raise OSError(errno, f"{what}: {os.strerror(errno)}")
+
+
+def _unshare(flags: int) -> None:
+    _syscall("unshare", "unshare", flags)
 
 
 def _mount(source: str | None, target: str, fstype: str | None = None, flags: int = 0, options: str | None = None) -> None:
@@ -609,18 +618,12 @@ def _mount(source: str | None, target: str, fstype: str | None = None, flags: in
     def c(text):
         return text.encode() if text is not None else None
 
-    if _libc().mount(c(source), c(target), c(fstype), ctypes.c_ulong(flags), c(options)) != 0:
-        errno = ctypes.get_errno()
-        raise OSError(errno, f"mount {target}: {os.strerror(errno)}")
+    _syscall("mount", f"mount {target}", c(source), c(target), c(fstype), ctypes.c_ulong(flags), c(options))
 
 
 def _unmount(target: str) -> None:
-    import ctypes
-
     MNT_DETACH = 2
-    if _libc().umount2(target.encode(), MNT_DETACH) != 0:
-        errno = ctypes.get_errno()
-        raise OSError(errno, f"umount {target}: {os.strerror(errno)}")
+    _syscall("umount2", f"umount {target}", target.encode(), MNT_DETACH)
 
 
 def _bind(source: str, target: str) -> None:
@@ -647,7 +650,7 @@ def _traversable_python() -> None:
             mode = parent.stat().st_mode
             if mode & 0o001:
                 continue
-            staging = Path("/run") / f"academy-keep-{os.getpid()}-{depth}-{abs(hash(str(child)))}"
+            staging = Path("/run") / f"academy-keep-{depth}-{abs(hash(str(child)))}"
             staging.mkdir(parents=True, exist_ok=True)
             _bind(str(child), str(staging))
             _tmpfs(str(parent), "mode=755,size=1m")
@@ -667,7 +670,7 @@ def _private_tmp(keep: list[str], size_mb: int) -> None:
     roots = [p for p in inside if not any(q in p.parents for q in inside)]
     staged = []
     for i, path in enumerate(roots):
-        staging = Path("/run") / f"academy-keep-tmp-{os.getpid()}-{i}"
+        staging = Path("/run") / f"academy-keep-tmp-{i}"
         staging.mkdir(parents=True, exist_ok=True)
         _bind(str(path), str(staging))
         staged.append((staging, path))

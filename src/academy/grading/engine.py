@@ -129,31 +129,33 @@ def _trusted_namespace(source_path: str) -> tuple[dict, set]:
     namespace: dict = {"__name__": "__academy_trusted__"}
     answer_names: set[str] = set()
     for cell in source.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if cell.cell_type != "code":
-            continue
-        if meta.get("solution"):
+        if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("solution"):
             answer_names |= names_assigned(cell.source)
-        elif not meta.get("grade"):
-            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-                try:
-                    exec(compile(cell.source, "<setup>", "exec"), namespace)  # noqa: S102 - instructor code
-                except Exception:
-                    pass  # setup that needs answers is skipped; tests then read the student's value
+    for code in _setup_cells(source):
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            try:
+                exec(compile(code, "<setup>", "exec"), namespace)  # noqa: S102 - instructor code
+            except Exception:
+                pass  # setup that needs answers is skipped; tests then read the student's value
     _TRUSTED[source_path] = (namespace, answer_names)
     return namespace, answer_names
+
+
+def _setup_cells(source) -> list[str]:
+    """The source's setup code: code cells that are neither answers nor tests."""
+    setup = []
+    for cell in source.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type == "code" and not meta.get("solution") and not meta.get("grade"):
+            setup.append(cell.source)
+    return setup
 
 
 def _setup_tables(source) -> list[tuple[str, str | None]]:
     """The tables the assignment's setup cells load (kept parsed by the sandbox's fork server)."""
     from academy import data
 
-    setup = [
-        c.source
-        for c in source.cells
-        if c.cell_type == "code" and not c.metadata.get("nbgrader", {}).get("solution") and not c.metadata.get("nbgrader", {}).get("grade")
-    ]
-    return data.loaded_tables("\n".join(setup))
+    return data.loaded_tables("\n".join(_setup_cells(source)))
 
 
 class _StudentValueError(AssertionError):
@@ -282,12 +284,8 @@ def _student_message(step, kernel, trusted, answer_names, replies, detail: str) 
     return "숨겨진 테스트를 통과하지 못했어요. 다른 입력(다른 구·군, 다른 연도 등)에서도 맞는지 확인하세요. (hidden test failed)"
 
 
-def grade_one(job: Job, course: str) -> dict:
-    """Grade one submission in this worker's sandbox slot; never raises."""
-    from academy.sandbox import Sandbox
-
-    started = time.monotonic()
-    result = {
+def _blank_result(job: Job) -> dict:
+    return {
         "assignment": job.assignment,
         "student_id": job.student,
         "key": job.key,
@@ -303,6 +301,14 @@ def grade_one(job: Job, course: str) -> dict:
         "suspicious": [],
         "answers": {},
     }
+
+
+def grade_one(job: Job, course: str) -> dict:
+    """Grade one submission in this worker's sandbox slot; never raises."""
+    from academy.sandbox import Sandbox
+
+    started = time.monotonic()
+    result = _blank_result(job)
     source = nbformat.read(job.source, 4)
     try:
         submission = read_submission(Path(job.submission))
@@ -507,11 +513,10 @@ def _graded_in_worker(job: Job, course: str) -> dict:
 
 
 def _crashed(job: Job, why: str) -> dict:
-    return {
-        "assignment": job.assignment, "student_id": job.student, "key": "", "timestamp": job.timestamp,
-        "status": STATUS_FAILED, "reason": f"채점 프로세스가 중단되었어요: {why}\nThe grading worker crashed: {why}",
-        "tests": {}, "manual": {}, "score": 0.0, "max_score": 0.0, "seconds": 0.0, "tamper": [], "suspicious": [], "answers": {},
-    }
+    result = _blank_result(job)
+    # No key: the next run grades it again.
+    result.update(key="", status=STATUS_FAILED, reason=f"채점 프로세스가 중단되었어요: {why}\nThe grading worker crashed: {why}")
+    return result
 
 
 def _run_jobs(todo: list[Job], course: Path, jobs: int, results: dict, progress: bool) -> None:
